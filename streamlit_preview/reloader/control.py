@@ -1,0 +1,116 @@
+"""The control port: `/sync`, `/status`, `/healthz`, `/readyz` as plain Starlette endpoints.
+
+`/sync` checks the signature over the raw body before parsing anything, and answers only
+when the sync is done. This module holds no sync logic; it translates HTTP to `Reloader`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..errors import SyncError, UnknownCommitError
+from ..signing import SIGNATURE_HEADER, is_commit_sha, is_fresh, verify_signature
+from .service import Reloader
+
+logger = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 16 * 1024
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+async def _read_limited(request: Request) -> bytes | None:
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def build_app(
+    reloader: Reloader, *, on_startup: Callable[[], Awaitable[None]] | None = None
+) -> Starlette:
+    """The control application; its lifespan runs `on_startup` and closes the reloader."""
+
+    async def sync(request: Request) -> Response:
+        body = await _read_limited(request)
+        if body is None:
+            return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
+        secret = reloader.settings.webhook_secret
+        if not verify_signature(secret, body, request.headers.get(SIGNATURE_HEADER)):
+            logger.warning("rejected /sync from %s: bad or missing signature", _client(request))
+            return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
+        try:
+            payload = json.loads(body)
+        except ValueError:
+            return _error(400, "body: expected a JSON object")
+        if not isinstance(payload, dict):
+            return _error(400, "body: expected a JSON object")
+        if not is_fresh(payload.get("timestamp")):
+            logger.warning("rejected /sync from %s: stale timestamp", _client(request))
+            return _error(401, "timestamp: missing or more than 300 s away from now")
+        sha = payload.get("sha")
+        if sha is not None and not is_commit_sha(sha):
+            return _error(400, "sha: expected a 40-character hex commit id")
+        try:
+            outcome, duration_ms = await reloader.sync(sha)
+        except UnknownCommitError as exc:
+            return _error(409, str(exc))
+        except SyncError as exc:
+            reloader.last_error = str(exc)
+            return _error(503, str(exc))
+        return JSONResponse(
+            {
+                "commit": outcome.commit,
+                "previous": outcome.previous,
+                "changed": outcome.changed,
+                "restarted": outcome.restarted,
+                "duration_ms": round(duration_ms),
+            }
+        )
+
+    async def status(request: Request) -> Response:
+        return JSONResponse(reloader.status())
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    async def readyz(request: Request) -> Response:
+        if await reloader.ready():
+            return PlainTextResponse("ready")
+        return PlainTextResponse("not ready", status_code=503)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        if on_startup is not None:
+            await on_startup()
+        try:
+            yield
+        finally:
+            await reloader.close()
+
+    routes = [
+        Route("/sync", sync, methods=["POST"]),
+        Route("/status", status, methods=["GET"]),
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/readyz", readyz, methods=["GET"]),
+    ]
+    return Starlette(routes=routes, lifespan=lifespan)
+
+
+def _client(request: Request) -> str:
+    return request.client.host if request.client else "unknown"

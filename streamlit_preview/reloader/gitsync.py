@@ -1,0 +1,271 @@
+"""The checkout: shallow clone, fetch, and an update that never shows a half-written commit.
+
+Why not `git reset --hard`: Streamlit reruns the moment the first changed file lands, so a
+multi-file commit written in git's order makes the rerun import a mix of old and new files.
+`apply` renames each changed file into place (the main script last), deletes removed files
+after that, then moves the index with `git reset --mixed`.
+
+The only module that imports `git`. A token is handed to git through `GIT_CONFIG_*`
+variables of the child process, so it never appears in argv, `.git/config`, remote URLs or
+error messages. This module knows nothing about processes other than git.
+"""
+
+from __future__ import annotations
+
+import base64
+import logging
+import os
+import shutil
+from dataclasses import dataclass, field
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import git
+
+from ..errors import SyncError, UnknownCommitError
+
+logger = logging.getLogger(__name__)
+
+GIT_TIMEOUT_SECONDS = 300
+_SUBMODULE_MODE = "160000"
+_SYMLINK_MODE = "120000"
+_EXECUTABLE_MODE = "100755"
+
+
+@dataclass(frozen=True)
+class Changes:
+    """Paths (relative, POSIX) that an update added, modified or deleted."""
+
+    added: tuple[str, ...] = ()
+    modified: tuple[str, ...] = ()
+    deleted: tuple[str, ...] = ()
+
+    @property
+    def paths(self) -> tuple[str, ...]:
+        return self.added + self.modified + self.deleted
+
+    def __bool__(self) -> bool:
+        return bool(self.paths)
+
+
+@dataclass
+class Checkout:
+    """A shallow single-branch checkout at `path` that follows `branch` of `url`.
+
+    `main_script` (relative path) is written last by `apply`.
+    """
+
+    url: str
+    branch: str
+    path: Path
+    token: str | None = field(default=None, repr=False)
+    main_script: str = ""
+    fetches: int = 0
+
+    def __post_init__(self) -> None:
+        self.url = _normalise_url(self.url)
+
+    # -- git plumbing -------------------------------------------------------------------
+
+    def _env(self) -> dict[str, str]:
+        env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+        if self.token:
+            parts = urlsplit(self.url)
+            basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
+            env |= {
+                "GIT_CONFIG_COUNT": "1",
+                "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraheader",
+                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
+            }
+        return env
+
+    def _git(self, *args: str, cwd: Path | None = None) -> str:
+        runner = git.Git(str(cwd or self.path))
+        try:
+            return runner.execute(
+                ["git", *args],
+                env=self._env(),
+                kill_after_timeout=GIT_TIMEOUT_SECONDS,
+                strip_newline_in_stdout=True,
+            )
+        except git.GitCommandError as exc:
+            raise SyncError(f"git {args[0]} failed: {self._clean(exc.stderr)}") from None
+
+    def _clean(self, text: object) -> str:
+        """Git's own message, one line, with anything secret scrubbed."""
+        message = " ".join(str(text or "").replace("stderr:", "").split()).strip(" '")
+        if self.token:
+            message = message.replace(self.token, "***")
+        return message[:500] or "no message"
+
+    # -- operations ---------------------------------------------------------------------
+
+    def exists(self) -> bool:
+        return (self.path / ".git").is_dir()
+
+    def clone(self) -> str:
+        """Clone (or reuse a checkout left by a previous run); return the commit checked out."""
+        if self.exists():
+            origin = self._git("config", "--get", "remote.origin.url")
+            if origin != self.url:
+                raise SyncError(f"{self.path} holds a checkout of another repository")
+            self.fetch()
+            self.apply(self._git("rev-parse", f"refs/remotes/origin/{self.branch}"))
+            return self.head()
+        if self.path.exists() and any(self.path.iterdir()):
+            raise SyncError(f"{self.path} is not empty and is not a checkout of the repository")
+        self.path.mkdir(parents=True, exist_ok=True)
+        self._git(
+            "clone", "--depth", "1", "--single-branch", "--no-tags", "--branch", self.branch,
+            "--", self.url, str(self.path),
+            cwd=self.path.parent,
+        )  # fmt: skip
+        self.fetches += 1
+        self._git("config", "gc.auto", "0")
+        return self.head()
+
+    def head(self) -> str:
+        return self._git("rev-parse", "HEAD")
+
+    def fetch(self) -> str:
+        """Fetch the branch head (force-push safe) and return its commit."""
+        self.fetches += 1
+        self._git(
+            "fetch", "--depth", "1", "--no-tags", "--force", "origin",
+            f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
+        )  # fmt: skip
+        return self._git("rev-parse", f"refs/remotes/origin/{self.branch}")
+
+    def has_commit(self, sha: str) -> bool:
+        try:
+            self._git("cat-file", "-e", f"{sha}^{{commit}}")
+        except SyncError:
+            return False
+        return True
+
+    def ensure_commit(self, sha: str) -> None:
+        """Make sure `sha` exists locally, fetching it by id; `UnknownCommitError` if not."""
+        if self.has_commit(sha):
+            return
+        self.fetches += 1
+        try:
+            self._git("fetch", "--depth", "1", "--no-tags", "origin", sha)
+        except SyncError:
+            raise UnknownCommitError(
+                f"commit {sha} was not found on branch {self.branch!r}"
+            ) from None
+        if not self.has_commit(sha):
+            raise UnknownCommitError(f"commit {sha} was not found on branch {self.branch!r}")
+
+    def apply(self, target: str) -> Changes:
+        """Bring the working tree to `target` file by file; return what changed."""
+        current = self.head()
+        if current == target:
+            return Changes()
+        raw = self._git("diff-tree", "-r", "-z", "--no-renames", current, target)
+        entries = _parse_raw_diff(raw)
+        try:
+            self._write_entries(entries)
+        except OSError as exc:
+            logger.warning("file-by-file update failed (%s); falling back to a hard reset", exc)
+            self._git("reset", "--hard", "-q", target)
+        else:
+            self._git("reset", "--mixed", "-q", target)
+        return Changes(
+            added=tuple(p for s, _, _, p in entries if s == "A"),
+            modified=tuple(p for s, _, _, p in entries if s not in "AD"),
+            deleted=tuple(p for s, _, _, p in entries if s == "D"),
+        )
+
+    def _write_entries(self, entries: list[tuple[str, str, str, str]]) -> None:
+        repo = git.Repo(self.path)
+        try:
+            writes = [e for e in entries if e[0] != "D" and e[1] != _SUBMODULE_MODE]
+            # The main script last: its rerun must see every other file already new.
+            writes.sort(key=lambda e: (e[3] == self.main_script, e[3]))
+            for _, mode, blob, rel in writes:
+                self._place(rel, mode, repo.git.get_object_data(blob)[3])
+            for status, _, _, rel in entries:
+                if status == "D":
+                    self._remove(rel)
+        finally:
+            repo.close()
+
+    def _place(self, rel: str, mode: str, data: bytes) -> None:
+        dest = self.path / rel
+        _make_parent_dirs(self.path, dest)
+        if dest.is_dir() and not dest.is_symlink():
+            shutil.rmtree(dest)
+        tmp = dest.with_name(f".{dest.name}.preview-tmp")
+        if tmp.exists() or tmp.is_symlink():
+            tmp.unlink()
+        if mode == _SYMLINK_MODE:
+            os.symlink(data.decode(), tmp)
+        else:
+            tmp.write_bytes(data)
+            tmp.chmod(0o755 if mode == _EXECUTABLE_MODE else 0o644)
+        os.replace(tmp, dest)
+
+    def _remove(self, rel: str) -> None:
+        dest = self.path / rel
+        if dest.is_symlink() or dest.is_file():
+            dest.unlink()
+        parent = dest.parent
+        while parent != self.path and parent.is_dir() and not any(parent.iterdir()):
+            parent.rmdir()
+            parent = parent.parent
+
+    def read_file(self, rel: str) -> bytes | None:
+        """The checked-out content of `rel`, or None when absent."""
+        try:
+            return (self.path / rel).read_bytes()
+        except OSError:
+            return None
+
+
+def _make_parent_dirs(root: Path, dest: Path) -> None:
+    """Create dest's parents, replacing a file that sits where a directory must go."""
+    for parent in reversed(dest.relative_to(root).parents):
+        folder = root / parent
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
+            folder.unlink()
+        folder.mkdir(exist_ok=True)
+
+
+def _parse_raw_diff(raw: str) -> list[tuple[str, str, str, str]]:
+    """Parse `diff-tree -r -z` raw output into (status, new_mode, new_blob, path)."""
+    fields = raw.split("\0")
+    entries: list[tuple[str, str, str, str]] = []
+    i = 0
+    while i + 1 < len(fields):
+        meta = fields[i]
+        if not meta.startswith(":"):
+            i += 1
+            continue
+        _, new_mode, _, new_blob, status = meta[1:].split(" ")
+        entries.append((status[0], new_mode, new_blob, fields[i + 1]))
+        i += 2
+    return entries
+
+
+def _normalise_url(url: str) -> str:
+    """A plain local path becomes a file:// URL so that shallow clones really are shallow."""
+    if "://" not in url and not _is_scp_like(url) and Path(url).exists():
+        return Path(url).absolute().as_uri()
+    return url
+
+
+def _is_scp_like(url: str) -> bool:
+    head, sep, _ = url.partition(":")
+    return bool(sep) and "/" not in head and len(head) > 1
+
+
+def public_url(url: str) -> str:
+    """The URL without any user information, safe for `/status` and logs."""
+    parts = urlsplit(url)
+    if parts.username or parts.password:
+        host = parts.hostname or ""
+        if parts.port:
+            host += f":{parts.port}"
+        return parts._replace(netloc=host).geturl()
+    return url

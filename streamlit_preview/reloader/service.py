@@ -1,0 +1,244 @@
+"""The reloader's behaviour, wired from its pieces: bootstrap, sync, status, readiness.
+
+`gitsync` moves files, `deps` installs, `supervisor` runs Streamlit; this module decides
+what a change means for the running app: nothing (Streamlit reruns by itself), a forced
+rerun, or a restart.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import PurePosixPath
+
+from ..errors import ServiceError, SyncError, UnknownCommitError
+from .config import ReloaderSettings
+from .deps import DEPENDENCY_FILES, Environments, read_requirements
+from .gitsync import Changes, Checkout, public_url
+from .singleflight import SingleFlight
+from .supervisor import Supervisor
+
+logger = logging.getLogger(__name__)
+
+CLONE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+RESTART_WAIT_SECONDS = 30.0
+_RESTART_FILES = (".streamlit/config.toml",)
+
+
+@dataclass(frozen=True)
+class SyncOutcome:
+    """What one fetch-and-apply run did; shared by every caller coalesced into it."""
+
+    commit: str
+    previous: str
+    changed: bool
+    restarted: bool
+    unknown: frozenset[str]
+
+
+class Reloader:
+    """One checkout, one Streamlit, and the rules that keep them in step."""
+
+    def __init__(
+        self,
+        settings: ReloaderSettings,
+        *,
+        supervisor: Supervisor,
+        environments: Environments,
+    ) -> None:
+        self.settings = settings
+        self.checkout = Checkout(
+            url=settings.repo, branch=settings.branch, path=settings.workdir,
+            token=settings.git_token, main_script=settings.app,
+        )  # fmt: skip
+        self.supervisor = supervisor
+        self.environments = environments
+        self.commit: str | None = None
+        self.synced_at: str | None = None
+        self.last_error: str | None = None
+        self.requirements: str | None = None
+        self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
+        self._background: set[asyncio.Task[None]] = set()
+
+    # -- start --------------------------------------------------------------------------
+
+    async def bootstrap(self) -> None:
+        """Clone (retrying while the remote is unreachable), install, start Streamlit."""
+        attempt = 0
+        while self.commit is None:
+            try:
+                self.commit = await asyncio.to_thread(self.checkout.clone)
+            except SyncError as exc:
+                self.last_error = str(exc)
+                delay = CLONE_RETRY_SECONDS[min(attempt, len(CLONE_RETRY_SECONDS) - 1)]
+                logger.error("%s; retrying in %.0f s", exc, delay)
+                attempt += 1
+                await asyncio.sleep(delay)
+        self.synced_at = _now()
+        self.last_error = None
+        logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
+        await self._install_requirements()
+        self._check_app()
+        if self._app_runnable():
+            await self.supervisor.start()
+
+    # -- sync ---------------------------------------------------------------------------
+
+    async def sync(self, sha: str | None) -> tuple[SyncOutcome, float]:
+        """Bring the checkout to the branch head; raise `UnknownCommitError` for a bad sha."""
+        started = time.monotonic()
+        if self.commit is None:
+            raise SyncError("the first clone has not finished yet")
+        outcome = await self._sync(sha)
+        if sha is not None and sha in outcome.unknown:
+            raise UnknownCommitError(
+                f"commit {sha} was not found on branch {self.settings.branch!r}"
+            )
+        return outcome, (time.monotonic() - started) * 1000
+
+    async def _run_sync(self, shas: frozenset[str]) -> SyncOutcome:
+        head = await asyncio.to_thread(self.checkout.fetch)
+        unknown = set()
+        for sha in shas - {head}:
+            try:
+                await asyncio.to_thread(self.checkout.ensure_commit, sha)
+            except UnknownCommitError:
+                unknown.add(sha)
+        previous = self.checkout.head()
+        changes = await asyncio.to_thread(self.checkout.apply, head)
+        self.commit = head
+        self.synced_at = _now()
+        restarted = await self._react(changes) if changes else False
+        if changes:
+            logger.info(
+                "synced %s -> %s (%d files%s)", previous[:12], head[:12], len(changes.paths),
+                ", restarted" if restarted else "",
+            )  # fmt: skip
+        return SyncOutcome(head, previous, bool(changes), restarted, frozenset(unknown))
+
+    async def _react(self, changes: Changes) -> bool:
+        """Make the running app show the new files; True when Streamlit was restarted."""
+        self.last_error = None
+        restart = False
+        if any(p in DEPENDENCY_FILES for p in changes.paths):
+            restart = await self._install_requirements()
+        if any(p in _RESTART_FILES for p in changes.paths):
+            restart = True
+        self._check_app()
+        if not self._app_runnable():
+            return False
+        if self.supervisor.state in ("stopped", "crashed"):
+            restart = True
+        elif not restart and any(p.endswith(".py") for p in changes.paths):
+            metrics = await self.supervisor.session_metrics()
+            # Nobody is looking: old modules would linger in sys.modules, start fresh.
+            restart = metrics is not None and metrics[0] == 0
+        if restart:
+            await self.supervisor.restart()
+            self._spawn(self.supervisor.rerun_on_reconnect())
+            # Answer once the new process serves, so "synced" means "live".
+            await self.supervisor.wait_running(RESTART_WAIT_SECONDS)
+            return True
+        if self.settings.app not in changes.paths and _needs_forced_rerun(changes):
+            self.supervisor.force_rerun()
+        return False
+
+    async def _install_requirements(self) -> bool:
+        """Install the app's requirements if they changed; True when the interpreter changed."""
+        try:
+            requirements = read_requirements(self.settings.workdir)
+            if requirements == self.requirements:
+                return False
+            python = await asyncio.to_thread(
+                self.environments.python_for, requirements, cwd=self.settings.workdir
+            )
+        except ServiceError as exc:
+            self.last_error = str(exc)
+            logger.error("%s; the app keeps its previous packages", exc)
+            return False
+        self.requirements = requirements
+        changed = python != self.supervisor.options.python
+        self.supervisor.options.python = python
+        return changed
+
+    def _check_app(self) -> None:
+        """Report a missing, escaping or broken main script in `last_error`."""
+        problem = self._app_problem()
+        if problem:
+            self.last_error = problem
+            logger.error("%s", problem)
+
+    def _app_problem(self) -> str | None:
+        app = self.settings.app
+        root = self.settings.workdir.resolve()
+        path = (root / app).resolve()
+        if not path.is_relative_to(root):
+            return f"app {app!r} resolves outside the repository"
+        if not path.is_file():
+            return f"app {app!r} is not in commit {(self.commit or '')[:12]}"
+        try:
+            compile(path.read_bytes(), app, "exec")
+        except SyntaxError as exc:
+            return f"SyntaxError in {app} line {exc.lineno}: {exc.msg}"
+        except ValueError as exc:
+            return f"cannot compile {app}: {exc}"
+        return None
+
+    def _app_runnable(self) -> bool:
+        root = self.settings.workdir.resolve()
+        path = (root / self.settings.app).resolve()
+        return path.is_relative_to(root) and path.is_file()
+
+    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
+        task = asyncio.create_task(coroutine)
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+    # -- views --------------------------------------------------------------------------
+
+    async def ready(self) -> bool:
+        return (
+            self.checkout.exists() and self.commit is not None and await self.supervisor.healthy()
+        )
+
+    def status(self) -> dict[str, object]:
+        sup = self.supervisor
+        last_error = self.last_error or (sup.last_exit if sup.state == "crashed" else None)
+        return {
+            "commit": self.commit,
+            "branch": self.settings.branch,
+            "app": self.settings.app,
+            "repo": public_url(self.settings.repo),
+            "synced_at": self.synced_at,
+            "fetches": self.checkout.fetches,
+            "syncs": self._sync.runs,
+            "last_error": last_error,
+            "requirements": self.requirements is not None,
+            "streamlit": {
+                "state": sup.state,
+                "pid": sup.pid,
+                "restarts": sup.restarts,
+                "port": sup.options.port,
+            },
+        }
+
+    async def close(self) -> None:
+        for task in list(self._background):
+            task.cancel()
+        await self.supervisor.close()
+
+
+def _needs_forced_rerun(changes: Changes) -> bool:
+    """Streamlit reruns by itself only for modified modules it has imported."""
+    if changes.added or changes.deleted:
+        return True
+    return any(
+        not p.endswith(".py") or PurePosixPath(p).parts[0] == "pages" for p in changes.modified
+    )
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -1,0 +1,277 @@
+"""The Streamlit child: start, health, crash restarts with backoff, graceful stop, reruns.
+
+Streamlit runs in its own process group so that a stop reaches anything it spawned. A stop
+sends SIGTERM, then SIGKILL after `STOP_GRACE_SECONDS`: in its first half second SIGTERM
+kills it without its handler, and once in hundreds of cycles it ignored SIGTERM.
+
+A rerun of every open tab is forced by rewriting the user config file that Streamlit
+polls (`$HOME/.streamlit/config.toml`): Streamlit reruns only for files it already imported,
+so new modules, new pages and data files need this.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import re
+import signal
+import sys
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 5.0
+BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
+STABLE_AFTER_SECONDS = 60.0
+HEALTH_POLL_SECONDS = 0.05
+_METRIC = re.compile(
+    r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
+)
+
+
+@dataclass
+class StreamlitOptions:
+    """How to run Streamlit; `python` changes when the app's requirements change."""
+
+    app: str
+    cwd: Path
+    home: Path
+    bind: str
+    port: int
+    public_url: str | None = None
+    python: str = sys.executable
+    env: dict[str, str] = field(default_factory=dict)
+
+    def command(self) -> list[str]:
+        command = [
+            self.python, "-m", "streamlit", "run", self.app,
+            "--server.address", self.bind,
+            "--server.port", str(self.port),
+            "--server.headless", "true",
+            "--server.runOnSave", "true",
+            "--browser.gatherUsageStats", "false",
+        ]  # fmt: skip
+        if self.public_url:
+            command += ["--server.corsAllowedOrigins", self.public_url]
+        return command
+
+    @property
+    def local_base(self) -> str:
+        host = "127.0.0.1" if self.bind in ("0.0.0.0", "", "::") else self.bind
+        host = f"[{host}]" if ":" in host else host
+        return f"http://{host}:{self.port}"
+
+
+class Supervisor:
+    """Owns one Streamlit process at a time; every method is called on the event loop."""
+
+    def __init__(self, options: StreamlitOptions) -> None:
+        self.options = options
+        self.state = "stopped"
+        self.restarts = 0
+        self.last_exit: str | None = None
+        self.output: deque[str] = deque(maxlen=40)
+        self._process: asyncio.subprocess.Process | None = None
+        self._watcher: asyncio.Task[None] | None = None
+        self._started_at = 0.0
+        self._failures = 0
+        self._stopping = False
+        self._lock = asyncio.Lock()
+        self._rerun_counter = 0
+        self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+        self._write_user_config()
+
+    @property
+    def pid(self) -> int | None:
+        return self._process.pid if self._process and self._process.returncode is None else None
+
+    # -- lifecycle ----------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Start Streamlit unless it runs; returns at once, health is tracked in `state`."""
+        async with self._lock:
+            self._stopping = False
+            if self.pid is None:
+                await self._spawn()
+
+    async def restart(self) -> None:
+        """Stop and start again (new requirements, new server config, stale modules)."""
+        async with self._lock:
+            had_process = self._process is not None
+            await self._terminate()
+            self._stopping = False
+            if had_process:
+                self.restarts += 1
+            await self._spawn()
+
+    async def stop(self) -> None:
+        """Stop Streamlit for good (shutdown): SIGTERM, then SIGKILL after the grace period."""
+        async with self._lock:
+            self._stopping = True
+            await self._terminate()
+            self.state = "stopped"
+
+    async def close(self) -> None:
+        await self.stop()
+        await self._http.aclose()
+
+    async def _spawn(self) -> None:
+        self.state = "starting"
+        self._started_at = time.monotonic()
+        env = dict(self.options.env) | {"HOME": str(self.options.home)}
+        self._process = await asyncio.create_subprocess_exec(
+            *self.options.command(),
+            cwd=self.options.cwd,
+            env=env,
+            stdin=asyncio.subprocess.DEVNULL,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.STDOUT,
+            start_new_session=True,
+        )
+        logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
+        self._watcher = asyncio.create_task(self._watch(self._process))
+
+    async def _terminate(self) -> None:
+        process, watcher = self._process, self._watcher
+        self._stopping = True
+        if process is None:
+            return
+        if process.returncode is None:
+            _signal_group(process.pid, signal.SIGTERM)
+            try:
+                await asyncio.wait_for(process.wait(), STOP_GRACE_SECONDS)
+            except TimeoutError:
+                logger.warning(
+                    "streamlit ignored SIGTERM for %.0f s; killing it", STOP_GRACE_SECONDS
+                )
+                _signal_group(process.pid, signal.SIGKILL)
+                await process.wait()
+        _signal_group(process.pid, signal.SIGKILL)  # anything it left behind in its group
+        if watcher is not None:
+            with contextlib.suppress(asyncio.CancelledError):
+                await watcher
+        self._process = None
+
+    async def _watch(self, process: asyncio.subprocess.Process) -> None:
+        """Forward output, track health, and restart after a crash with capped backoff."""
+        health = asyncio.create_task(self._await_health(process))
+        assert process.stdout is not None
+        async for raw in process.stdout:
+            line = raw.decode(errors="replace").rstrip()
+            self.output.append(line)
+            print(f"[streamlit] {line}", file=sys.stderr, flush=True)
+        code = await process.wait()
+        health.cancel()
+        if self._stopping:
+            return
+        ran_for = time.monotonic() - self._started_at
+        self._failures = 0 if ran_for > STABLE_AFTER_SECONDS else self._failures + 1
+        tail = next((ln for ln in reversed(self.output) if ln.strip()), "")
+        self.last_exit = f"Streamlit exited with {code}" + (f": {tail.strip()}" if tail else "")
+        self.state = "crashed"
+        delay = (
+            BACKOFF_SECONDS[min(self._failures, len(BACKOFF_SECONDS)) - 1] if self._failures else 0
+        )
+        logger.error("%s; restarting in %.0f s", self.last_exit, delay)
+        asyncio.get_running_loop().call_later(
+            delay, lambda: asyncio.ensure_future(self._respawn(process))
+        )
+
+    async def _respawn(self, crashed: asyncio.subprocess.Process) -> None:
+        async with self._lock:
+            if self._stopping or self._process is not crashed:
+                return
+            self.restarts += 1
+            await self._spawn()
+
+    async def _await_health(self, process: asyncio.subprocess.Process) -> None:
+        url = f"{self.options.local_base}/_stcore/health"
+        while process.returncode is None:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await self._http.get(url)).status_code == 200:
+                    self.state = "running"
+                    return
+            await asyncio.sleep(HEALTH_POLL_SECONDS)
+
+    async def wait_running(self, timeout: float) -> bool:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.state == "running":
+                return True
+            await asyncio.sleep(HEALTH_POLL_SECONDS)
+        return self.state == "running"
+
+    async def healthy(self) -> bool:
+        """Ask Streamlit itself, not our cached state."""
+        try:
+            response = await self._http.get(
+                f"{self.options.local_base}/_stcore/health", timeout=1.0
+            )
+        except httpx.HTTPError:
+            return False
+        return response.status_code == 200
+
+    # -- sessions and reruns ------------------------------------------------------------
+
+    async def session_metrics(self) -> tuple[int, int] | None:
+        """(active sessions, connects so far) from Streamlit's metrics, None if unreachable."""
+        try:
+            response = await self._http.get(
+                f"{self.options.local_base}/_stcore/metrics", timeout=1.0
+            )
+        except httpx.HTTPError:
+            return None
+        if response.status_code != 200:
+            return None
+        active = connects = 0
+        for name, value in _METRIC.findall(response.text):
+            if name == "active_sessions":
+                active = int(value)
+            else:
+                connects += int(value)
+        return active, connects
+
+    def force_rerun(self) -> None:
+        """Rerun every open session by rewriting the user config file Streamlit polls."""
+        self._rerun_counter += 1
+        self._write_user_config()
+
+    def _write_user_config(self) -> None:
+        folder = self.options.home / ".streamlit"
+        folder.mkdir(parents=True, exist_ok=True)
+        tmp = folder / "config.toml.tmp"
+        tmp.write_text(
+            "# Written by streamlit-preview; rewritten to make Streamlit rerun open sessions.\n"
+            f"# rerun {self._rerun_counter} {time.time():.6f}\n"
+        )
+        os.replace(tmp, folder / "config.toml")
+
+    async def rerun_on_reconnect(self, window: float = 120.0) -> None:
+        """After a restart, rerun once a tab (re)connects: it may not re-render by itself."""
+        deadline = time.monotonic() + window
+        baseline: int | None = None
+        while time.monotonic() < deadline and self.pid is not None:
+            metrics = await self.session_metrics()
+            if metrics is not None:
+                _, connects = metrics
+                if baseline is None:
+                    baseline = connects
+                    if connects:
+                        self.force_rerun()
+                elif connects > baseline:
+                    await asyncio.sleep(0.3)
+                    self.force_rerun()
+                    return
+            await asyncio.sleep(0.2)
+
+
+def _signal_group(pid: int, sig: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pid, sig)

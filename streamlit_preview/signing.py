@@ -1,0 +1,52 @@
+"""HMAC signing of `/sync` requests, shared by the reloader and everything that calls it.
+
+The signature covers the raw body, and the body carries a unix timestamp, so a captured
+request stops working after `MAX_SKEW_SECONDS`. Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import re
+import time
+
+SIGNATURE_HEADER = "X-Preview-Signature-256"
+MAX_SKEW_SECONDS = 300
+_SHA_PATTERN = re.compile(r"^[0-9a-f]{40}$")
+
+
+def sign(secret: bytes, body: bytes) -> str:
+    """Return the header value (`sha256=<hex>`) for `body`."""
+    return "sha256=" + hmac.new(secret, body, hashlib.sha256).hexdigest()
+
+
+def verify_signature(secret: bytes, body: bytes, header: str | None) -> bool:
+    """True when `header` is the signature of `body`; compared in constant time."""
+    if not header or not secret:
+        return False
+    return hmac.compare_digest(sign(secret, body).encode(), header.strip().encode())
+
+
+def is_fresh(timestamp: object, *, now: float | None = None) -> bool:
+    """True when `timestamp` is a number within `MAX_SKEW_SECONDS` of now."""
+    if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
+        return False
+    current = time.time() if now is None else now
+    return abs(current - float(timestamp)) <= MAX_SKEW_SECONDS
+
+
+def is_commit_sha(value: object) -> bool:
+    """True for a full 40-hex lower-case commit id."""
+    return isinstance(value, str) and bool(_SHA_PATTERN.match(value))
+
+
+def sync_request(secret: bytes, sha: str | None = None) -> tuple[bytes, dict[str, str]]:
+    """Build the body and headers of a signed `/sync` request."""
+    payload: dict[str, object] = {"timestamp": int(time.time())}
+    if sha:
+        payload["sha"] = sha
+    body = json.dumps(payload, separators=(",", ":")).encode()
+    headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
+    return body, headers

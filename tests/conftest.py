@@ -1,0 +1,78 @@
+"""Fixtures: clean environment, git remotes, reloader processes, a browser page."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.fixtures.gitrepo import GitRemote
+from tests.fixtures.processes import ReloaderProcess
+
+APP_V1 = 'import streamlit as st\n\nst.title("Hello version 1")\n'
+
+
+@pytest.fixture(autouse=True)
+def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No runner, action, reloader or cluster settings leak in from the outside."""
+    for key in list(os.environ):
+        if key.startswith(("GITHUB_", "INPUT_", "PREVIEW_", "RUNNER_")) or key == "KUBECONFIG":
+            if key == "KUBECONFIG" and os.environ.get("STREAMLIT_PREVIEW_CLUSTER_TESTS"):
+                continue
+            monkeypatch.delenv(key)
+
+
+@pytest.fixture
+def remote(tmp_path: Path) -> GitRemote:
+    """A bare remote with one Streamlit app commit on `main`."""
+    root = tmp_path / "git"
+    root.mkdir()
+    repo = GitRemote(root)
+    repo.commit({"streamlit_app.py": APP_V1}, "first")
+    return repo
+
+
+@pytest.fixture
+def start_reloader(tmp_path: Path) -> Iterator:
+    started: list[ReloaderProcess] = []
+
+    def start(repo: str, **kwargs) -> ReloaderProcess:  # type: ignore[no-untyped-def]
+        folder = tmp_path / f"reloader{len(started)}"
+        folder.mkdir()
+        process = ReloaderProcess(folder, repo, **kwargs)
+        started.append(process)
+        return process
+
+    yield start
+    for process in started:
+        process.stop()
+
+
+@pytest.fixture
+def reloader(remote: GitRemote, start_reloader) -> ReloaderProcess:  # type: ignore[no-untyped-def]
+    process = start_reloader(remote.url)
+    process.wait_ready()
+    return process
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield instance
+        instance.close()
+
+
+@pytest.fixture
+def page(browser) -> Iterator:  # type: ignore[no-untyped-def]
+    context = browser.new_context()
+    page = context.new_page()
+    yield page
+    context.close()

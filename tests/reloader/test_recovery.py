@@ -1,0 +1,122 @@
+"""The reloader keeps the preview alive: crashes, broken commits, dependencies, shutdown."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+
+from tests.fixtures.processes import wait_for
+
+
+def _streamlit_text(reloader) -> str:  # type: ignore[no-untyped-def]
+    return httpx.get(reloader.url + "_stcore/health", timeout=5).text
+
+
+def test_crashed_streamlit_is_restarted_and_reported(reloader):
+    pid = reloader.status()["streamlit"]["pid"]
+    os.killpg(pid, signal.SIGKILL)
+
+    status = wait_for(
+        lambda: (
+            (s := reloader.status())["streamlit"]["state"] == "running"
+            and s["streamlit"]["pid"] not in (None, pid)
+            and s
+        ),
+        timeout=30,
+        message="streamlit was not restarted after a crash",
+    )
+    assert status["streamlit"]["restarts"] >= 1
+    assert _streamlit_text(reloader) == "ok"
+
+
+def test_syntax_error_is_reported_and_next_good_commit_recovers(remote, reloader):
+    broken = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('oops'\n"})
+    assert reloader.sync(broken).status_code == 200
+    status = reloader.status()
+    assert "SyntaxError" in status["last_error"] and "streamlit_app.py" in status["last_error"]
+    assert reloader.http.get("/healthz").status_code == 200
+
+    fixed = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('fixed')\n"})
+    assert reloader.sync(fixed).json()["commit"] == fixed
+    assert reloader.status()["last_error"] is None
+    assert reloader.http.get("/readyz").status_code == 200
+
+
+def test_missing_app_file_keeps_supervisor_up_and_recovers(remote, reloader):
+    gone = remote.commit({"streamlit_app.py": None})
+    assert reloader.sync(gone).status_code == 200
+    assert "not in commit" in reloader.status()["last_error"]
+    assert reloader.http.get("/healthz").status_code == 200
+
+    back = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('back')\n"})
+    reloader.sync(back)
+    assert reloader.status()["last_error"] is None
+    wait_for(lambda: reloader.http.get("/readyz").status_code == 200, timeout=30)
+
+
+def _wheel(folder: Path, name: str, version: str, body: str) -> Path:
+    """A minimal pure-Python wheel, so installs need no network."""
+    path = folder / f"{name}-{version}-py3-none-any.whl"
+    dist = f"{name}-{version}.dist-info"
+    files = {
+        f"{name}/__init__.py": body,
+        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
+        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for arc, text in files.items():
+            archive.writestr(arc, text)
+        record = "".join(f"{arc},,\n" for arc in files) + f"{dist}/RECORD,,\n"
+        archive.writestr(f"{dist}/RECORD", record)
+    return path
+
+
+def test_requirements_change_installs_and_restarts(tmp_path, remote, reloader):
+    wheel = _wheel(tmp_path, "previewdep", "1.0", "GREETING = 'from the new dependency'\n")
+    app = (
+        "import pathlib, streamlit as st\nimport previewdep\n"
+        "pathlib.Path('seen.txt').write_text(previewdep.GREETING)\nst.write(previewdep.GREETING)\n"
+    )
+    new = remote.commit(
+        {"requirements.txt": f"previewdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}
+    )
+
+    body = reloader.sync(new).json()
+
+    assert body["restarted"] is True
+    status = reloader.status()
+    assert status["last_error"] is None and status["requirements"] is True
+    child = status["streamlit"]["pid"]
+    assert "envs" in Path(f"/proc/{child}/cmdline").read_text()
+    import_check = subprocess.run([sys.executable, "-c", "import previewdep"], capture_output=True)
+    assert import_check.returncode != 0, "the image's own environment must stay untouched"
+
+
+def test_failed_install_keeps_previous_app_and_reports(remote, reloader):
+    pid = reloader.status()["streamlit"]["pid"]
+    bad = remote.commit(
+        {"requirements.txt": "this-package-does-not-exist @ file:///nonexistent/x.whl\n"}
+    )
+
+    body = reloader.sync(bad).json()
+
+    assert body["restarted"] is False
+    status = reloader.status()
+    assert "installing requirements failed" in status["last_error"]
+    assert status["streamlit"]["pid"] == pid and status["streamlit"]["state"] == "running"
+
+
+def test_sigterm_stops_streamlit_and_exits_within_10_seconds(reloader):
+    child = reloader.status()["streamlit"]["pid"]
+    started = time.monotonic()
+    code = reloader.stop()
+    assert time.monotonic() - started < 10
+    assert code == 0
+    assert not Path(f"/proc/{child}").exists()
