@@ -120,3 +120,19 @@ def test_sigterm_stops_streamlit_and_exits_within_10_seconds(reloader):
     assert time.monotonic() - started < 10
     assert code == 0
     assert not Path(f"/proc/{child}").exists()
+
+
+def test_app_symlink_escaping_the_repository_is_refused(tmp_path, remote, start_reloader):
+    outside = tmp_path / "outside.py"
+    outside.write_text("import streamlit as st\nst.write('outside')\n")
+    (remote.work / "escape.py").symlink_to(outside)
+    subprocess.run(["git", "add", "escape.py"], cwd=remote.work, check=True)
+    subprocess.run(["git", "commit", "-qm", "link"], cwd=remote.work, check=True)
+    remote.push()
+
+    reloader = start_reloader(remote.url, app="escape.py")
+
+    status = wait_for(lambda: (s := reloader.status())["last_error"] and s, timeout=30)
+    assert "outside the repository" in status["last_error"]
+    assert status["streamlit"]["pid"] is None
+    assert reloader.http.get("/readyz").status_code == 503

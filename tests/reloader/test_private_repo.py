@@ -1,0 +1,61 @@
+"""A private repository's token reaches git and the server, and nowhere else."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.fixtures.githttp import PrivateGitServer
+from tests.fixtures.processes import wait_for
+
+TOKEN = "ghs_SuperSecretTokenValue1234567890"
+
+
+@pytest.fixture
+def private_server(remote):  # type: ignore[no-untyped-def]
+    with PrivateGitServer(remote.root, TOKEN) as server:
+        yield server
+
+
+def _files_under(folder: Path) -> list[Path]:
+    return [p for p in folder.rglob("*") if p.is_file()]
+
+
+def test_token_clones_and_syncs_but_never_leaks(tmp_path, remote, private_server, start_reloader):
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    reloader = start_reloader(
+        private_server.url("remote.git"),
+        extra_env={"PREVIEW_GIT_TOKEN_FILE": str(token_file)},
+    )
+    reloader.wait_ready()
+    new = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('private')\n"})
+    assert reloader.sync(new).json()["commit"] == new
+    assert private_server.authorized_requests >= 2
+
+    status = reloader.http.get("/status").text
+    streamlit_pid = reloader.status()["streamlit"]["pid"]
+    places = {
+        "status": status,
+        "log": reloader.log(),
+        "reloader argv": Path(f"/proc/{reloader.process.pid}/cmdline").read_bytes().decode(),
+        "streamlit argv": Path(f"/proc/{streamlit_pid}/cmdline").read_bytes().decode(),
+        "streamlit environment": Path(f"/proc/{streamlit_pid}/environ").read_bytes().decode(),
+    }
+    for path in _files_under(reloader.workdir / ".git"):
+        places[str(path)] = path.read_bytes().decode(errors="replace")
+    leaked = [where for where, text in places.items() if TOKEN in text]
+    assert leaked == []
+
+
+def test_wrong_token_reports_an_error_without_the_token(
+    tmp_path, remote, private_server, start_reloader
+):
+    reloader = start_reloader(
+        private_server.url("remote.git"), extra_env={"PREVIEW_GIT_TOKEN": "wrong-" + TOKEN}
+    )
+    status = wait_for(lambda: (s := reloader.status())["last_error"] and s, timeout=30)
+    assert "clone failed" in status["last_error"]
+    assert TOKEN not in reloader.http.get("/status").text and TOKEN not in reloader.log()
+    assert reloader.http.get("/readyz").status_code == 503
