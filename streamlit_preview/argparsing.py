@@ -17,4 +17,8 @@ class OneLineParser(argparse.ArgumentParser):
         if message.startswith("argument "):
             name, _, problem = message[len("argument ") :].partition(": ")
             raise InputError(name.split("/")[0], problem)
+        required = "the following arguments are required: "
+        if message.startswith(required):
+            first = message[len(required) :].split(", ")[0]
+            raise InputError(first.split("/")[0], "required")
         raise InputError(self.prog, message)

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from .. import validation
 from ..argparsing import OneLineParser
 from ..errors import InputError
 
@@ -141,14 +142,7 @@ def _check_repo(repo: str) -> str:
 
 
 def _check_branch(branch: str) -> str:
-    bad = (
-        branch.startswith(("-", "/")) or branch.endswith((".lock", "/", "."))
-        or ".." in branch or "@{" in branch or "//" in branch
-        or any(ch in branch for ch in " ~^:?*[\\\n\r\t\0\x7f")
-    )  # fmt: skip
-    if bad:
-        raise InputError("PREVIEW_BRANCH", f"not a valid git branch name: {branch!r}")
-    return branch
+    return validation.branch("PREVIEW_BRANCH", branch)
 
 
 def _check_app(app: str) -> str:

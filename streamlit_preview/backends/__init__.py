@@ -1,0 +1,1 @@
+"""Where environments run: `kubernetes` (the real target) and `local` (processes here)."""

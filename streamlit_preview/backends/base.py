@@ -1,0 +1,52 @@
+"""The interface `lifecycle` needs from a place that runs environments.
+
+A third backend (a VM over SSH, say) is one new module implementing these five verbs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from typing import Protocol
+
+from ..config import Settings
+
+Progress = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Environment:
+    """What a user is told about one environment (`--json`, outputs, the PR comment)."""
+
+    environment: str
+    url: str | None
+    commit: str | None
+    status: str  # running | starting | dead | closed | missing
+    namespace: str | None = None
+    branch: str | None = None
+    pr: int | None = None
+    repository: str | None = None
+
+    def as_dict(self) -> dict[str, object]:
+        return asdict(self)
+
+
+class Backend(Protocol):
+    """Open, sync, close and list environments; every call is idempotent."""
+
+    name: str
+
+    def find(self, settings: Settings) -> Environment | None:
+        """The environment of `settings` if it exists (any status), else None."""
+
+    def open(self, settings: Settings, *, progress: Progress) -> Environment:
+        """Create or update the environment and wait until it serves."""
+
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
+        """Bring an existing, live environment to the branch head (or `settings.target.sha`)."""
+
+    def close(self, settings: Settings, *, progress: Progress) -> bool:
+        """Delete everything of the environment; False when there was nothing to delete."""
+
+    def list(self) -> list[Environment]:
+        """Every environment this backend manages."""

@@ -1,0 +1,357 @@
+"""The local backend: one reloader process per environment on 127.0.0.1.
+
+State lives in `$XDG_STATE_HOME/streamlit-preview` (or `--state-dir`): one JSON record per
+environment, written atomically, plus its sync key (mode 0600) and log. Checkouts live
+under `<state>/work`, or under the temporary folder when the state folder sits below a
+dot-folder (Streamlit never reloads modules there). Processes are recognised by PID and
+start time, so a recycled PID is never signalled.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import os
+import secrets
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import httpx
+
+from ..config import Settings
+from ..errors import RolloutError, ServiceError, SyncError
+from ..reloader.config import UNWATCHED_NAMES
+from ..signing import sync_request
+from .base import Environment, Progress
+
+logger = logging.getLogger(__name__)
+
+STOP_GRACE_SECONDS = 10.0
+SYNC_TIMEOUT_SECONDS = 120.0
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or str(Path.home() / ".local" / "state")
+    return Path(base) / "streamlit-preview"
+
+
+@dataclass
+class Record:
+    """What we remember about one local environment."""
+
+    environment: str
+    repository: str
+    repo_url: str
+    branch: str
+    pr: int
+    app: str
+    pid: int
+    started: str  # the process's start time (jiffies since boot), from /proc
+    streamlit_port: int
+    control_port: int
+    workdir: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.streamlit_port}/"
+
+    @property
+    def control(self) -> str:
+        return f"http://127.0.0.1:{self.control_port}"
+
+
+class LocalBackend:
+    name = "local"
+
+    def __init__(self, state_dir: Path | None = None) -> None:
+        self.state_dir = (state_dir or default_state_dir()).absolute()
+        self.records = self.state_dir / "environments"
+        self.logs = self.state_dir / "logs"
+        self.work_root = _watchable_work_root(self.state_dir)
+        self._http = httpx.Client(timeout=5.0, trust_env=False)
+
+    # -- records ------------------------------------------------------------------------
+
+    def _record_path(self, name: str) -> Path:
+        return self.records / f"{name}.json"
+
+    def _key_path(self, name: str) -> Path:
+        return self.records / f"{name}.key"
+
+    def _token_path(self, name: str) -> Path:
+        return self.records / f"{name}.token"
+
+    def log_path(self, name: str) -> Path:
+        return self.logs / f"{name}.log"
+
+    def _load(self, name: str) -> Record | None:
+        try:
+            return Record(**json.loads(self._record_path(name).read_text()))
+        except FileNotFoundError:
+            return None
+        except (ValueError, TypeError) as exc:
+            raise ServiceError(f"state file {self._record_path(name)} is damaged: {exc}") from None
+
+    def _save(self, record: Record) -> None:
+        _write_atomically(
+            self._record_path(record.environment), json.dumps(asdict(record), indent=2)
+        )
+
+    def _alive(self, record: Record) -> bool:
+        return _start_time(record.pid) == record.started
+
+    def _ready(self, record: Record) -> bool:
+        try:
+            return self._http.get(f"{record.control}/readyz", timeout=2).status_code == 200
+        except httpx.HTTPError:
+            return False
+
+    def _status(self, record: Record) -> dict:
+        try:
+            return self._http.get(f"{record.control}/status", timeout=2).json()
+        except (httpx.HTTPError, ValueError):
+            return {}
+
+    def _describe(self, record: Record, status: str | None = None) -> Environment:
+        if status is None:
+            if not self._alive(record):
+                status = "dead"
+            else:
+                status = "running" if self._ready(record) else "starting"
+        commit = self._status(record).get("commit") if status != "dead" else None
+        return Environment(
+            environment=record.environment, url=record.url, commit=commit, status=status,
+            branch=record.branch, pr=record.pr, repository=record.repository,
+        )  # fmt: skip
+
+    # -- verbs --------------------------------------------------------------------------
+
+    def find(self, settings: Settings) -> Environment | None:
+        record = self._load(settings.environment)
+        return self._describe(record) if record else None
+
+    def list(self) -> list[Environment]:
+        if not self.records.is_dir():
+            return []
+        found = []
+        for path in sorted(self.records.glob("*.json")):
+            record = self._load(path.stem)
+            if record:
+                found.append(self._describe(record))
+        return found
+
+    def open(self, settings: Settings, *, progress: Progress) -> Environment:
+        record = self._load(settings.environment)
+        if record and self._alive(record):
+            progress(f"{settings.environment} is running; syncing it")
+            return self.sync(settings, progress=progress)
+        if record:
+            progress(f"{settings.environment} was dead; starting it again")
+            self._remove(record, keep_log=True)
+        record = self._start(settings, previous=record)
+        try:
+            self._wait_ready(record, settings.wait_timeout, progress)
+            if settings.target.sha:
+                self._send_sync(record, settings.target.sha)
+        except BaseException:
+            progress(f"{settings.environment} did not start; removing it")
+            self._remove(record)
+            raise
+        return self._describe(record, "running")
+
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
+        record = self._load(settings.environment)
+        if record is None or not self._alive(record):
+            return self.open(settings, progress=progress)
+        answer = self._send_sync(record, settings.target.sha)
+        progress(
+            f"{settings.environment} at {answer['commit'][:12]}"
+            + (" (changed)" if answer["changed"] else " (already there)")
+        )
+        return Environment(
+            environment=record.environment, url=record.url, commit=answer["commit"],
+            status="running", branch=record.branch, pr=record.pr, repository=record.repository,
+        )  # fmt: skip
+
+    def close(self, settings: Settings, *, progress: Progress) -> bool:
+        record = self._load(settings.environment)
+        if record is None:
+            return False
+        self._remove(record)
+        return True
+
+    # -- processes ----------------------------------------------------------------------
+
+    def _start(self, settings: Settings, previous: Record | None) -> Record:
+        name = settings.environment
+        for folder in (self.records, self.logs, self.work_root):
+            folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        key = self._key_path(name)
+        _write_atomically(key, secrets.token_hex(32), mode=0o600)
+        workdir = self.work_root / name
+        shutil.rmtree(workdir, ignore_errors=True)
+        streamlit_port = _free_port(previous.streamlit_port if previous else None)
+        control_port = _free_port(previous.control_port if previous else None, avoid=streamlit_port)
+        env = {k: v for k, v in os.environ.items() if not k.startswith("PREVIEW_")}
+        env |= settings.env | settings.secret_env
+        env |= {
+            "PREVIEW_REPO": settings.target.repo_url,
+            "PREVIEW_BRANCH": settings.target.branch,
+            "PREVIEW_APP": settings.app_path,
+            "PREVIEW_WORKDIR": str(workdir),
+            "PREVIEW_WEBHOOK_SECRET_FILE": str(key),
+            "PREVIEW_BIND": "127.0.0.1",
+            "PREVIEW_STREAMLIT_PORT": str(streamlit_port),
+            "PREVIEW_CONTROL_PORT": str(control_port),
+        }
+        if settings.git_token:
+            _write_atomically(self._token_path(name), settings.git_token, mode=0o600)
+            env["PREVIEW_GIT_TOKEN_FILE"] = str(self._token_path(name))
+        with self.log_path(name).open("ab") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "streamlit_preview.reloader"],
+                env=env, cwd=self.state_dir, stdin=subprocess.DEVNULL, stdout=log,
+                stderr=subprocess.STDOUT, start_new_session=True, close_fds=True,
+            )  # fmt: skip
+        record = Record(
+            environment=name, repository=settings.target.repository,
+            repo_url=settings.target.repo_url, branch=settings.target.branch,
+            pr=settings.target.pr, app=settings.app_path, pid=process.pid,
+            started=_start_time(process.pid) or "", streamlit_port=streamlit_port,
+            control_port=control_port, workdir=str(workdir),
+        )  # fmt: skip
+        self._save(record)
+        return record
+
+    def _wait_ready(self, record: Record, timeout: float, progress: Progress) -> None:
+        started = time.monotonic()
+        last_said = 0.0
+        while True:
+            elapsed = time.monotonic() - started
+            if not self._alive(record):
+                raise RolloutError(
+                    f"{record.environment}: the reloader exited; last log lines: {self._tail(record)}"
+                )
+            if self._ready(record):
+                progress(f"{record.environment} is ready after {elapsed:.1f} s: {record.url}")
+                return
+            status = self._status(record)
+            if elapsed > timeout:
+                reason = status.get("last_error") or "Streamlit did not become healthy"
+                raise RolloutError(f"{record.environment} not ready after {timeout} s: {reason}")
+            if elapsed - last_said >= 2:
+                last_said = elapsed
+                state = (status.get("streamlit") or {}).get("state", "cloning")
+                extra = f" ({status['last_error']})" if status.get("last_error") else ""
+                progress(f"waiting for {record.environment}: {state}{extra}, {elapsed:.0f} s")
+            time.sleep(0.1)
+
+    def _send_sync(self, record: Record, sha: str | None) -> dict:
+        body, headers = sync_request(self._key_path(record.environment).read_text().encode(), sha)
+        try:
+            response = self._http.post(
+                f"{record.control}/sync",
+                content=body,
+                headers=headers,
+                timeout=SYNC_TIMEOUT_SECONDS,
+            )
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"{record.environment}: the reloader did not answer /sync: {exc}"
+            ) from None
+        if response.status_code != 200:
+            raise SyncError(
+                f"{record.environment}: sync failed ({response.status_code}): {_error_of(response)}"
+            )
+        return response.json()
+
+    def _remove(self, record: Record, *, keep_log: bool = False) -> None:
+        if self._alive(record):
+            _stop_group(record.pid)
+        shutil.rmtree(record.workdir, ignore_errors=True)
+        for path in (self._key_path(record.environment), self._token_path(record.environment)):
+            path.unlink(missing_ok=True)
+        if not keep_log:
+            self.log_path(record.environment).unlink(missing_ok=True)
+        self._record_path(record.environment).unlink(missing_ok=True)
+
+    def _tail(self, record: Record, lines: int = 5) -> str:
+        try:
+            text = self.log_path(record.environment).read_text(errors="replace")
+        except OSError:
+            return "(no log)"
+        return " | ".join(text.strip().splitlines()[-lines:]) or "(empty log)"
+
+
+def _error_of(response: httpx.Response) -> str:
+    try:
+        return str(response.json().get("error"))
+    except ValueError:
+        return response.text[:200]
+
+
+def _start_time(pid: int) -> str | None:
+    """Field 22 of /proc/PID/stat: identifies a process beyond its (reusable) PID."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return None
+    fields = stat.rsplit(")", 1)[1].split()
+    if fields[0] == "Z":  # a zombie is dead
+        return None
+    return fields[19]
+
+
+def _stop_group(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGTERM)
+    deadline = time.monotonic() + STOP_GRACE_SECONDS
+    while time.monotonic() < deadline and _start_time(pid) is not None:
+        time.sleep(0.05)
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(pid, signal.SIGKILL)
+
+
+def _free_port(preferred: int | None = None, *, avoid: int | None = None) -> int:
+    """`preferred` if it is free (keeps a restarted environment's URL), else any free port."""
+    for candidate in ([preferred] if preferred else []) + [0]:
+        with socket.socket() as sock:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as servers bind
+            try:
+                sock.bind(("127.0.0.1", candidate))
+            except OSError:
+                continue
+            port = sock.getsockname()[1]
+            if port != avoid:
+                return port
+    return _free_port(avoid=avoid)
+
+
+def _write_atomically(path: Path, text: str, *, mode: int = 0o644) -> None:
+    """Write to a temporary file in the same folder, fsync, then rename over `path`."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, mode)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _watchable_work_root(state_dir: Path) -> Path:
+    if any(p.startswith(".") or p in UNWATCHED_NAMES for p in state_dir.parts[1:]):
+        return Path(tempfile.gettempdir()) / f"streamlit-preview-{os.getuid()}" / "work"
+    return state_dir / "work"

@@ -1,0 +1,213 @@
+"""The `streamlit-preview` command: the action's lifecycle outside GitHub, and the demo.
+
+Flags mirror the action's inputs one to one (same names, defaults and validation). Human
+progress goes to stderr; stdout carries the URL, or one JSON document with `--json`.
+Exit status: 0 success, 2 bad input (one line naming it), 1 a failure with its reason.
+Secrets never go on the command line: `--secret-env` and `--kubeconfig` name files, the
+GitHub token comes from `GITHUB_TOKEN`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from . import __version__, lifecycle
+from .argparsing import OneLineParser
+from .backends.base import Backend, Environment
+from .config import DEFAULTS, Settings, build_settings, make_target
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
+
+_INPUT_HELP = {
+    "namespace": "Kubernetes namespace of the environments",
+    "domain": "wildcard domain; the URL is https://<environment>.<domain>/",
+    "app-path": "the Streamlit script inside the repository",
+    "image": "image the preview pods run (the project's image)",
+    "router": "how traffic reaches the pod: istio, gateway-api, ingress or none",
+    "gateway": "[namespace/]name of the Istio Gateway or Gateway API Gateway",
+    "env": "KEY=VALUE for the app (repeatable)",
+    "secret-env": "file of KEY=VALUE lines, stored in a Secret (values never on the command line)",
+    "cpu": "CPU request and limit (Kubernetes quantity)",
+    "memory": "memory request and limit (Kubernetes quantity)",
+    "gpu": "number of nvidia.com/gpu",
+    "node-selector": "key=value node label (repeatable)",
+    "ttl": "expiry written on every object (e.g. 7d; 0 for none)",
+    "wait-timeout": "how long to wait for the environment to serve (e.g. 5m)",
+    "webhook-url": "send sync to this public /sync URL instead of the API server's proxy",
+    "kubeconfig": "path of a kubeconfig (default: in-cluster, then KUBECONFIG)",
+}
+_REPEATABLE = ("env", "node-selector")
+
+
+def _add_input_flags(parser: argparse.ArgumentParser) -> None:
+    for name, help_text in _INPUT_HELP.items():
+        default = DEFAULTS[name]
+        suffix = f" (default: {default})" if default else ""
+        if name in _REPEATABLE:
+            parser.add_argument(f"--{name}", action="append", default=[], help=help_text)
+        elif name == "app-path":
+            parser.add_argument("--app-path", "--app", dest="app_path", help=help_text + suffix)
+        else:
+            parser.add_argument(f"--{name}", help=help_text + suffix)
+
+
+def _add_target_flags(parser: argparse.ArgumentParser, *, branch_required: bool) -> None:
+    parser.add_argument("--backend", choices=("local", "kubernetes"), default="local",
+                        help="where environments run (default: local)")  # fmt: skip
+    parser.add_argument("--repo", required=True, help="git URL or local path of the repository")
+    parser.add_argument("--branch", required=branch_required, help="branch to follow")
+    parser.add_argument("--pr", required=True, help="pull request number")
+    parser.add_argument("--sha", help="commit to bring the environment to (40 hex)")
+    parser.add_argument("--repository", help="owner/name used for naming (default: from --repo)")
+    _add_common(parser)
+
+
+def _add_common(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--json", action="store_true", help="print one JSON document on stdout")
+    parser.add_argument("--state-dir", type=Path, help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)")  # fmt: skip
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="streamlit-preview", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for verb, help_text in (
+        ("open", "create or update the environment of a pull request"),
+        ("sync", "bring the environment to the branch head (opens it if missing)"),
+        ("close", "delete the environment; succeeds when it is not there"),
+        ("render", "print the Kubernetes manifests of `open`; apply nothing"),
+    ):
+        sub = commands.add_parser(verb, help=help_text)
+        _add_target_flags(sub, branch_required=verb in ("open", "render"))
+        _add_input_flags(sub)
+    listing = commands.add_parser("list", help="every environment with its status")
+    listing.add_argument("--backend", choices=("local", "kubernetes"), default="local")
+    listing.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
+    listing.add_argument("--kubeconfig", help="path of a kubeconfig")
+    _add_common(listing)
+    demo = commands.add_parser("demo", help="a local preview of the example app, in one command")
+    demo.add_argument("--once", action="store_true", help="open, push, sync, close, then exit")
+    demo.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
+    commands.add_parser(
+        "reload", help="the in-pod supervisor (same as reloader.py)", add_help=False
+    )
+    return parser
+
+
+def _inputs_from(args: argparse.Namespace) -> dict[str, str]:
+    inputs: dict[str, str] = {}
+    for name in _INPUT_HELP:
+        value = getattr(args, name.replace("-", "_"), None)
+        if name in _REPEATABLE:
+            value = "\n".join(value or [])
+        elif name == "secret-env" and value:
+            value = _read_file("--secret-env", value)
+        elif name == "kubeconfig" and value:
+            value = _read_file("--kubeconfig", value)
+        if value:
+            inputs[name] = value
+    return inputs
+
+
+def _read_file(flag: str, path: str) -> str:
+    try:
+        return Path(path).read_text()
+    except OSError as exc:
+        raise InputError(flag, f"cannot read {path}: {exc.strerror}") from None
+
+
+def settings_from(args: argparse.Namespace, mode: str) -> Settings:
+    repo = args.repo
+    if "://" not in repo and Path(repo).exists():
+        repo = str(Path(repo).absolute())
+    target = make_target(
+        repository=args.repository or repo, repo_url=repo, branch=args.branch or "",
+        pr=args.pr, sha=args.sha, label=lambda n: f"--{n}",
+    )  # fmt: skip
+    return build_settings(
+        _inputs_from(args) | {"mode": mode}, target, label=lambda n: f"--{n}",
+        needs_route=args.backend == "kubernetes", git_token=os.environ.get("GITHUB_TOKEN") or None,
+    )  # fmt: skip
+
+
+def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> Backend:
+    if args.backend == "kubernetes":
+        from .backends.kubernetes import KubernetesBackend
+
+        kubeconfig = settings.kubeconfig if settings else None
+        namespace = settings.namespace if settings else (args.namespace or DEFAULTS["namespace"])
+        if settings is None and args.kubeconfig:
+            from .config import parse_kubeconfig
+
+            kubeconfig = parse_kubeconfig(
+                "--kubeconfig", _read_file("--kubeconfig", args.kubeconfig)
+            )
+        return KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace)
+    from .backends.local import LocalBackend
+
+    return LocalBackend(args.state_dir)
+
+
+def _say(line: str) -> None:
+    print(line, file=sys.stderr, flush=True)
+
+
+def _print_result(result: Environment | list[Environment], as_json: bool) -> None:
+    if as_json:
+        data = [e.as_dict() for e in result] if isinstance(result, list) else result.as_dict()
+        print(json.dumps(data, indent=2))
+    elif isinstance(result, list):
+        if not result:
+            _say("no environments")
+        for env in result:
+            commit = (env.commit or "")[:12] or "-"
+            print(f"{env.environment:<40} {env.status:<9} {commit:<12} {env.url or '-'}")
+    elif result.url and result.status not in ("closed", "missing"):
+        print(result.url)
+
+
+def run(argv: Sequence[str]) -> int:
+    argv = list(argv)
+    if argv[:1] == ["reload"]:
+        from .reloader.main import main as reload_main
+
+        return reload_main(argv[1:])
+    args = build_parser().parse_args(argv)
+    if args.command == "demo":
+        from .demo import run_demo
+
+        return run_demo(once=args.once, state_dir=args.state_dir, say=_say)
+    if args.command == "list":
+        _print_result(lifecycle.list_environments(make_backend(args)), args.json)
+        return 0
+    settings = settings_from(args, args.command if args.command != "render" else "open")
+    if args.command == "render":
+        from .render import render_manifests, to_yaml
+
+        print(to_yaml(render_manifests(settings, webhook_key="<generated at open>")), end="")
+        return 0
+    backend = make_backend(args, settings)
+    verb = {
+        "open": lifecycle.open_environment,
+        "sync": lifecycle.sync_environment,
+        "close": lifecycle.close_environment,
+    }[args.command]
+    _print_result(verb(backend, settings, _say), args.json)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        return run(sys.argv[1:] if argv is None else argv)
+    except InputError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_BAD_INPUT
+    except PreviewError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILURE
+    except KeyboardInterrupt:
+        return 130

@@ -1,0 +1,187 @@
+"""One typed settings model for every front: parsing, defaults and one-line errors.
+
+The action (`INPUT_*`) and the command line (`--flags`) both hand a mapping of input names to
+strings to `build_settings`; only the way an input is named in messages differs. Only the
+fronts read the environment; everything below them receives `settings=`.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import contextlib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+import yaml
+
+from . import validation as check
+from .errors import InputError
+from .naming import environment_name
+
+MODES = ("open", "sync", "close", "auto")
+ROUTERS = ("istio", "gateway-api", "ingress", "none")
+
+# Input defaults: action.yml states the same values (a test keeps them equal).
+DEFAULTS: dict[str, str] = {
+    "mode": "auto",
+    "namespace": "previews",
+    "domain": "",
+    "app-path": "streamlit_app.py",
+    "image": "ghcr.io/streamlit-preview/streamlit-preview:v1",
+    "router": "istio",
+    "gateway": "preview-gateway",
+    "env": "",
+    "secret-env": "",
+    "cpu": "500m",
+    "memory": "1Gi",
+    "gpu": "0",
+    "node-selector": "",
+    "ttl": "7d",
+    "wait-timeout": "5m",
+    "comment": "true",
+    "deployment": "true",
+    "webhook-url": "",
+    "kubeconfig": "",
+}
+
+
+@dataclass(frozen=True)
+class Target:
+    """Which pull request to preview: from the event (action) or from flags (CLI)."""
+
+    repository: str  # owner/name, URL or path: names the environment
+    repo_url: str  # what the reloader clones
+    branch: str  # "" when not needed (sync and close of an existing environment)
+    pr: int
+    sha: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything one run needs, validated; secrets are kept out of `repr`."""
+
+    mode: str
+    target: Target
+    environment: str
+    namespace: str
+    domain: str | None
+    app_path: str
+    image: str
+    router: str
+    gateway: str
+    env: dict[str, str]
+    cpu: str
+    memory: str
+    gpu: int
+    node_selector: dict[str, str]
+    ttl_seconds: int
+    wait_timeout: int
+    comment: bool
+    deployment: bool
+    webhook_url: str | None
+    secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    kubeconfig: dict | None = field(default=None, repr=False)
+    git_token: str | None = field(default=None, repr=False)
+
+    @property
+    def host(self) -> str | None:
+        return f"{self.environment}.{self.domain}" if self.domain else None
+
+    @property
+    def url(self) -> str | None:
+        return f"https://{self.host}/" if self.host else None
+
+
+def build_settings(
+    inputs: Mapping[str, str],
+    target: Target,
+    *,
+    label: Callable[[str], str] = lambda name: name,
+    needs_route: bool = True,
+    git_token: str | None = None,
+) -> Settings:
+    """Validate `inputs` (input name → text) over `DEFAULTS`; `label` names inputs in errors."""
+    value = {k: (inputs.get(k) or "").strip() or DEFAULTS[k] for k in DEFAULTS}
+    raw = {k: inputs.get(k) or DEFAULTS[k] for k in ("env", "secret-env")}  # keep values' spaces
+    router = check.choice(label("router"), value["router"], ROUTERS)
+    domain = check.domain(label("domain"), value["domain"]) if value["domain"] else None
+    if needs_route and router != "none" and domain is None:
+        raise InputError(
+            label("domain"), f"required with router {router}: e.g. previews.example.com"
+        )
+    app_path = value["app-path"]
+    if app_path.startswith("/") or ".." in app_path.split("/"):
+        raise InputError(
+            label("app-path"), f"expected a path inside the repository, got {app_path!r}"
+        )
+    gateway = value["gateway"]
+    for part in gateway.split("/", 1):
+        check.dns_label(label("gateway"), part)
+    return Settings(
+        mode=check.choice(label("mode"), value["mode"], MODES),
+        target=target,
+        environment=environment_name(target.repository, target.pr),
+        namespace=check.dns_label(label("namespace"), value["namespace"]),
+        domain=domain,
+        app_path=app_path,
+        image=_image(label("image"), value["image"]),
+        router=router,
+        gateway=gateway,
+        env=check.env_lines(label("env"), raw["env"]),
+        secret_env=check.env_lines(label("secret-env"), raw["secret-env"]),
+        cpu=check.quantity(label("cpu"), value["cpu"]),
+        memory=check.quantity(label("memory"), value["memory"]),
+        gpu=check.whole_number(label("gpu"), value["gpu"]),
+        node_selector=check.label_lines(label("node-selector"), value["node-selector"]),
+        ttl_seconds=check.duration(label("ttl"), value["ttl"], allow_zero=True),
+        wait_timeout=check.duration(label("wait-timeout"), value["wait-timeout"]),
+        comment=check.boolean(label("comment"), value["comment"]),
+        deployment=check.boolean(label("deployment"), value["deployment"]),
+        webhook_url=check.http_url(label("webhook-url"), value["webhook-url"])
+        if value["webhook-url"]
+        else None,
+        kubeconfig=parse_kubeconfig(label("kubeconfig"), value["kubeconfig"])
+        if value["kubeconfig"]
+        else None,
+        git_token=git_token,
+    )
+
+
+def _image(name: str, value: str) -> str:
+    if any(ch.isspace() for ch in value) or value.startswith("-") or not value:
+        raise InputError(
+            name, f"expected an image reference such as ghcr.io/o/i:tag, got {value!r}"
+        )
+    return value
+
+
+def parse_kubeconfig(name: str, text: str) -> dict:
+    """A kubeconfig given as YAML or as base64 of YAML (how most secrets store it)."""
+    candidates = [text]
+    with contextlib.suppress(binascii.Error, UnicodeDecodeError, ValueError):
+        candidates.append(base64.b64decode(text, validate=False).decode())
+    for candidate in candidates:
+        try:
+            data = yaml.safe_load(candidate)
+        except yaml.YAMLError:
+            continue
+        if isinstance(data, dict) and data.get("clusters") and data.get("contexts"):
+            return data
+    raise InputError(name, "expected a kubeconfig (YAML or base64) with clusters and contexts")
+
+
+def make_target(
+    *, repository: str, repo_url: str | None, branch: str, pr: str | int, sha: str | None,
+    label: Callable[[str], str] = lambda name: name,
+) -> Target:  # fmt: skip
+    """Validate what identifies the pull request."""
+    if not repository:
+        raise InputError(label("repo"), "required: the repository to preview")
+    return Target(
+        repository=repository,
+        repo_url=repo_url or repository,
+        branch=check.branch(label("branch"), branch) if branch else "",
+        pr=check.positive_int(label("pr"), str(pr)),
+        sha=check.commit_sha(label("sha"), sha) if sha else None,
+    )

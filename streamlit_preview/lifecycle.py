@@ -1,0 +1,57 @@
+"""open / sync / close / list over a `Backend`: the one core behind every front.
+
+No I/O of its own: the backend does the work, the front reports. `progress` receives
+human lines (the fronts print them to stderr).
+"""
+
+from __future__ import annotations
+
+from .backends.base import Backend, Environment, Progress
+from .config import Settings
+from .errors import InputError
+
+
+def open_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:
+    """Create the environment, or sync it when it already runs."""
+    _require_branch(settings, "open")
+    progress(f"opening {settings.environment} ({backend.name}) from {settings.target.branch}")
+    return backend.open(settings, progress=progress)
+
+
+def sync_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:
+    """Bring the environment to the branch head; an environment not there yet is opened."""
+    existing = backend.find(settings)
+    if existing is None:
+        _require_branch(settings, "sync")
+        progress(f"{settings.environment} does not exist yet; opening it instead")
+        return backend.open(settings, progress=progress)
+    progress(f"syncing {settings.environment}")
+    return backend.sync(settings, progress=progress)
+
+
+def close_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:
+    """Delete everything of the environment; closing a missing one succeeds."""
+    existed = backend.close(settings, progress=progress)
+    progress(
+        f"closed {settings.environment}" if existed else f"{settings.environment} was not there"
+    )
+    return Environment(
+        environment=settings.environment, url=None, commit=None,
+        status="closed" if existed else "missing", namespace=_namespace(backend, settings),
+        pr=settings.target.pr, repository=settings.target.repository,
+    )  # fmt: skip
+
+
+def list_environments(backend: Backend) -> list[Environment]:
+    return backend.list()
+
+
+def _require_branch(settings: Settings, verb: str) -> None:
+    if not settings.target.branch:
+        raise InputError(
+            "branch", f"required to {verb} {settings.environment}: the branch to follow"
+        )
+
+
+def _namespace(backend: Backend, settings: Settings) -> str | None:
+    return settings.namespace if backend.name == "kubernetes" else None

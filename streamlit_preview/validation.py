@@ -1,0 +1,136 @@
+"""Small pure validators shared by every front; each raises `InputError(name, expected)`."""
+
+from __future__ import annotations
+
+import re
+from urllib.parse import urlsplit
+
+from .errors import InputError
+
+_DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([smhd]?)\s*$")
+_UNITS = {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}
+_QUANTITY = re.compile(r"^\d+(\.\d+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_ENV_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*$")
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?)?$")
+_LABEL_NAME = re.compile(r"^[A-Za-z0-9]([-A-Za-z0-9_.]{0,61}[A-Za-z0-9])?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$")
+SHA = re.compile(r"^[0-9a-f]{40}$")
+
+
+def branch(name: str, value: str) -> str:
+    """A git branch name as `git check-ref-format --branch` would accept it."""
+    bad = (
+        not value or value.startswith(("-", "/")) or value.endswith((".lock", "/", "."))
+        or ".." in value or "@{" in value or "//" in value
+        or any(ch in value for ch in " ~^:?*[\\\n\r\t\0\x7f")
+    )  # fmt: skip
+    if bad:
+        raise InputError(name, f"expected a git branch name, got {value!r}")
+    return value
+
+
+def duration(name: str, value: str, *, allow_zero: bool = False) -> int:
+    """Seconds from `90`, `90s`, `15m`, `12h` or `7d`."""
+    match = _DURATION.match(value)
+    if not match:
+        raise InputError(name, f"expected a duration such as 300, 15m, 12h or 7d, got {value!r}")
+    seconds = int(float(match.group(1)) * _UNITS[match.group(2)])
+    if seconds <= 0 and not allow_zero:
+        raise InputError(name, f"expected a duration above zero, got {value!r}")
+    return seconds
+
+
+def boolean(name: str, value: str) -> bool:
+    lowered = value.strip().lower()
+    if lowered in ("true", "yes", "1", "on"):
+        return True
+    if lowered in ("false", "no", "0", "off"):
+        return False
+    raise InputError(name, f"expected true or false, got {value!r}")
+
+
+def quantity(name: str, value: str) -> str:
+    if not _QUANTITY.match(value.strip()):
+        raise InputError(
+            name, f"expected a Kubernetes quantity such as 500m, 2 or 1Gi, got {value!r}"
+        )
+    return value.strip()
+
+
+def whole_number(name: str, value: str) -> int:
+    if not value.strip().isdigit():
+        raise InputError(name, f"expected a whole number 0 or more, got {value!r}")
+    return int(value.strip())
+
+
+def positive_int(name: str, value: str) -> int:
+    if not value.strip().isdigit() or int(value) <= 0:
+        raise InputError(name, f"expected a positive whole number, got {value!r}")
+    return int(value.strip())
+
+
+def env_lines(name: str, value: str) -> dict[str, str]:
+    """`KEY=VALUE` lines (blank lines and `#` comments skipped); keys are variable names."""
+    result: dict[str, str] = {}
+    for number, line in enumerate(value.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, val = line.partition("=")
+        key = key.strip()
+        if not sep or not _ENV_NAME.match(key):
+            raise InputError(name, f"line {number}: expected KEY=VALUE with KEY a variable name")
+        if key.startswith("PREVIEW_"):
+            raise InputError(name, f"line {number}: {key} is reserved for the reloader")
+        result[key] = val
+    return result
+
+
+def label_lines(name: str, value: str) -> dict[str, str]:
+    """`key=value` lines of Kubernetes label keys and values (node selectors)."""
+    result: dict[str, str] = {}
+    for number, line in enumerate(value.splitlines(), start=1):
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        key, sep, val = (part.strip() for part in line.partition("="))
+        prefix, slash, label = key.rpartition("/")
+        valid_key = _LABEL_NAME.match(label) and (
+            not slash or (len(prefix) <= 253 and _DNS_SUBDOMAIN.match(prefix))
+        )
+        if not sep or not valid_key or not _LABEL_VALUE.match(val):
+            raise InputError(name, f"line {number}: expected key=value with a label key and value")
+        result[key] = val
+    return result
+
+
+def http_url(name: str, value: str) -> str:
+    parts = urlsplit(value.strip())
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise InputError(name, f"expected an http(s) URL, got {value!r}")
+    return value.strip()
+
+
+def domain(name: str, value: str) -> str:
+    lowered = value.strip().lower().rstrip(".")
+    if len(lowered) > 190 or not _DNS_SUBDOMAIN.match(lowered):
+        raise InputError(name, f"expected a DNS domain such as previews.example.com, got {value!r}")
+    return lowered
+
+
+def dns_label(name: str, value: str) -> str:
+    if not re.match(r"^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$", value):
+        raise InputError(
+            name, f"expected a DNS label (lower-case letters, digits, '-'), got {value!r}"
+        )
+    return value
+
+
+def choice(name: str, value: str, options: tuple[str, ...]) -> str:
+    if value not in options:
+        raise InputError(name, f"expected one of {', '.join(options)}, got {value!r}")
+    return value
+
+
+def commit_sha(name: str, value: str) -> str:
+    if not SHA.match(value):
+        raise InputError(name, f"expected a 40-character hex commit id, got {value!r}")
+    return value

@@ -1,0 +1,20 @@
+"""The README's first command: `streamlit-preview demo --once`."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from tests.fixtures.processes import ROOT
+
+
+def test_demo_once_opens_syncs_closes_and_exits_0(tmp_path):
+    result = subprocess.run(
+        [sys.executable, "-m", "streamlit_preview", "demo", "--once", "--state-dir", str(tmp_path)],
+        capture_output=True, text=True, timeout=300, cwd=ROOT,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    steps = [line.split()[0] for line in result.stderr.splitlines() if line.startswith("  ")]
+    assert steps == ["repo", "open", "commit", "sync", "close"]
+    assert "page now shows commit" in result.stderr
+    assert not list((tmp_path / "environments").glob("*.json"))
