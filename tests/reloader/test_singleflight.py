@@ -6,6 +6,7 @@ import asyncio
 import time
 
 from streamlit_preview.reloader.singleflight import SingleFlight
+from tests.fixtures.aio import run_async
 
 
 def test_burst_of_20_runs_at_most_3_times_and_answers_are_fresh():
@@ -30,7 +31,7 @@ def test_burst_of_20_runs_at_most_3_times_and_answers_are_fresh():
         await asyncio.gather(*(call(i) for i in range(20)))
         assert flight.runs <= 3
 
-    asyncio.run(scenario())
+    run_async(scenario())
     assert len(starts) <= 3
 
 
@@ -51,4 +52,4 @@ def test_failure_reaches_every_caller_of_that_run_and_next_run_is_fresh():
         assert all(isinstance(r, RuntimeError) for r in results)
         assert await flight(9) == 2
 
-    asyncio.run(scenario())
+    run_async(scenario())

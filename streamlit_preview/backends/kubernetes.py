@@ -1,0 +1,384 @@
+"""The Kubernetes backend: server-side apply of raw dicts, rollout wait, sync, close.
+
+The only module that imports `kubernetes`. It talks to the API through the client's
+`ApiClient` (`param_serialize` + `call_api`), which keeps the kubeconfig's auth and TLS but
+sends our dicts as they are: the typed models of kubernetes 37 drop unknown fields, and the
+generated service-proxy call cannot carry the signed body `/sync` needs. No discovery calls:
+the few kinds we manage have known paths, so an open costs five requests plus the wait.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import secrets
+import time
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import kubernetes.client
+import kubernetes.config
+import urllib3
+from kubernetes.client.exceptions import ApiException
+from kubernetes.config.config_exception import ConfigException
+
+from ..config import Settings
+from ..errors import RolloutError, ServiceError, SyncError, UnknownCommitError
+from ..naming import LABEL_INSTANCE, selector_for
+from ..render import ALL_KINDS, ANNOTATION_PREFIX, WEBHOOK_KEY, render_manifests
+from ..signing import sync_request
+from .base import Environment, Progress
+
+logger = logging.getLogger(__name__)
+
+FIELD_MANAGER = "streamlit-preview"
+REQUEST_TIMEOUT_SECONDS = 30
+SYNC_TIMEOUT_SECONDS = 120
+POLL_SECONDS = 2.0
+# Pod waiting reasons that will not fix themselves: fail now instead of at the timeout.
+HOPELESS_REASONS = {
+    "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
+    "CreateContainerError", "CrashLoopBackOff",
+}  # fmt: skip
+_PLURALS = {kind: (api, plural) for api, kind, plural in ALL_KINDS}
+
+
+def _collection_path(api_version: str, plural: str, namespace: str) -> str:
+    prefix = "/api/v1" if api_version == "v1" else f"/apis/{api_version}"
+    return f"{prefix}/namespaces/{namespace}/{plural}"
+
+
+def object_path(obj: dict[str, Any]) -> str:
+    api, plural = _PLURALS[obj["kind"]]
+    meta = obj["metadata"]
+    return f"{_collection_path(api, plural, meta['namespace'])}/{meta['name']}"
+
+
+class KubernetesBackend:
+    name = "kubernetes"
+
+    def __init__(self, api: kubernetes.client.ApiClient, *, namespace: str) -> None:
+        self.api = api
+        self.namespace = namespace
+        self.requests = 0  # API requests made, for benchmarks and tests
+
+    @classmethod
+    def connect(cls, *, kubeconfig: dict | None, namespace: str) -> KubernetesBackend:
+        """Kubeconfig from the input, else in-cluster, else `KUBECONFIG` / ~/.kube/config."""
+        configuration = kubernetes.client.Configuration()
+        try:
+            if kubeconfig is not None:
+                kubernetes.config.load_kube_config_from_dict(
+                    kubeconfig, client_configuration=configuration
+                )
+            else:
+                try:
+                    kubernetes.config.load_incluster_config(client_configuration=configuration)
+                except ConfigException:
+                    kubernetes.config.load_kube_config(client_configuration=configuration)
+        except (ConfigException, OSError, TypeError, KeyError, ValueError) as exc:
+            raise ServiceError(f"kubeconfig: cannot load it: {exc}") from None
+        configuration.retries = 3
+        return cls(kubernetes.client.ApiClient(configuration), namespace=namespace)
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    def _call(
+        self,
+        method: str,
+        path: str,
+        *,
+        query: list[tuple[str, str]] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        allow: tuple[int, ...] = (),
+        timeout: float = REQUEST_TIMEOUT_SECONDS,
+    ) -> tuple[int, Any]:
+        """One API request; statuses in `allow` are returned, other failures raised as ours."""
+        self.requests += 1
+        header_params = {"Accept": "application/json"} | (headers or {})
+        try:
+            serialized = self.api.param_serialize(
+                method=method, resource_path=path, query_params=query or [],
+                header_params=header_params, body=body, auth_settings=["BearerToken"],
+            )  # fmt: skip
+            response = self.api.call_api(*serialized, _request_timeout=timeout)
+            raw = response.read()
+        except ApiException as exc:
+            status, raw = exc.status or 0, (exc.body or b"")
+        except urllib3.exceptions.HTTPError as exc:
+            host = self.api.configuration.host
+            raise ServiceError(
+                f"cannot reach the Kubernetes API at {host}: {type(exc).__name__}"
+            ) from None
+        else:
+            status = response.status
+        data = _json(raw)
+        if 200 <= status < 300 or status in allow:
+            return status, data
+        message = data.get("message") if isinstance(data, dict) else str(raw[:200])
+        hint = " (check the ServiceAccount's Role)" if status == 403 else ""
+        raise ServiceError(f"Kubernetes {method} {path}: {status} {message}{hint}")
+
+    def _apply(self, obj: dict[str, Any]) -> dict[str, Any]:
+        _, data = self._call(
+            "PATCH", object_path(obj), body=obj,
+            query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
+            headers={"Content-Type": "application/apply-patch+yaml"},
+        )  # fmt: skip
+        return data
+
+    def _get(self, kind: str, name: str) -> dict[str, Any] | None:
+        api, plural = _PLURALS[kind]
+        status, data = self._call(
+            "GET", f"{_collection_path(api, plural, self.namespace)}/{name}", allow=(404,)
+        )
+        return None if status == 404 else data
+
+    # -- verbs --------------------------------------------------------------------------
+
+    def _read_secret(self, settings: Settings) -> dict[str, Any] | None:
+        return self._get("Secret", settings.environment)
+
+    def find(self, settings: Settings) -> Environment | None:
+        secret = self._read_secret(settings)
+        if secret is None:
+            return None
+        return _environment_of(secret, status="unknown")
+
+    def open(self, settings: Settings, *, progress: Progress) -> Environment:
+        secret = self._read_secret(settings)
+        key = _webhook_key(secret) or secrets.token_hex(32)
+        previous_router = (
+            (secret or {})
+            .get("metadata", {})
+            .get("annotations", {})
+            .get(ANNOTATION_PREFIX + "router")
+        )
+        objects = render_manifests(settings, webhook_key=key)
+        for obj in objects:
+            self._apply(obj)
+            progress(f"applied {obj['kind']} {self.namespace}/{obj['metadata']['name']}")
+        if previous_router and previous_router != settings.router:
+            self._delete_routes_except(settings)
+        self._wait_for_rollout(settings, progress)
+        if settings.target.sha:
+            commit = self._post_sync(settings, key, settings.target.sha)["commit"]
+        else:
+            commit = self._reloader_status(settings).get("commit")
+        return Environment(
+            environment=settings.environment, url=settings.url, commit=commit, status="running",
+            namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,
+            repository=settings.target.repository,
+        )  # fmt: skip
+
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
+        secret = self._read_secret(settings)
+        key = _webhook_key(secret)
+        if secret is None or key is None:
+            return self.open(settings, progress=progress)
+        answer = self._post_sync(settings, key, settings.target.sha)
+        progress(
+            f"{settings.environment} at {answer['commit'][:12]}"
+            + (" (changed)" if answer.get("changed") else " (already there)")
+        )
+        return Environment(
+            environment=settings.environment, url=settings.url, commit=answer["commit"],
+            status="running", namespace=self.namespace, branch=settings.target.branch,
+            pr=settings.target.pr, repository=settings.target.repository,
+        )  # fmt: skip
+
+    def close(self, settings: Settings, *, progress: Progress) -> bool:
+        deleted = 0
+        for api, kind, plural in ALL_KINDS:
+            deleted += self._delete_labelled(api, kind, plural, settings.environment, progress)
+        return deleted > 0
+
+    def list(self) -> list[Environment]:
+        _, data = self._call(
+            "GET", _collection_path("apps/v1", "deployments", self.namespace),
+            query=[("labelSelector", "app.kubernetes.io/managed-by=streamlit-preview")],
+        )  # fmt: skip
+        found = []
+        for deployment in data.get("items", []):
+            ready = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
+            found.append(_environment_of(deployment, status="running" if ready else "starting"))
+        return found
+
+    # -- pieces -------------------------------------------------------------------------
+
+    def _delete_labelled(
+        self, api: str, kind: str, plural: str, name: str, progress: Progress
+    ) -> int:
+        path = _collection_path(api, plural, self.namespace)
+        status, data = self._call(
+            "GET", path, query=[("labelSelector", selector_for(name))], allow=(404,)
+        )
+        if status == 404:  # this kind's CRD is not installed: nothing of it can exist
+            return 0
+        count = 0
+        for item in data.get("items", []):
+            item_name = item["metadata"]["name"]
+            self._call(
+                "DELETE", f"{path}/{item_name}", query=[("propagationPolicy", "Background")],
+                allow=(404,),
+            )  # fmt: skip
+            progress(f"deleted {kind} {self.namespace}/{item_name}")
+            count += 1
+        return count
+
+    def _delete_routes_except(self, settings: Settings) -> None:
+        keep = {"istio": "VirtualService", "gateway-api": "HTTPRoute", "ingress": "Ingress"}
+        for api, kind, plural in ALL_KINDS[:3]:
+            if kind != keep.get(settings.router):
+                self._delete_labelled(api, kind, plural, settings.environment, lambda _: None)
+
+    def _wait_for_rollout(self, settings: Settings, progress: Progress) -> None:
+        started = time.monotonic()
+        last_line = ""
+        while True:
+            deployment = self._get("Deployment", settings.environment) or {}
+            generation = deployment.get("metadata", {}).get("generation", 0)
+            status = deployment.get("status") or {}
+            if (
+                status.get("observedGeneration", 0) >= generation
+                and status.get("updatedReplicas", 0) >= 1
+                and status.get("availableReplicas", 0) >= 1
+                and status.get("unavailableReplicas", 0) == 0
+            ):
+                progress(
+                    f"{settings.environment} is ready after {time.monotonic() - started:.0f} s"
+                )
+                return
+            pods = self._pods(settings.environment)
+            reasons = _waiting_reasons(pods)
+            hopeless = [r for r in reasons if r.split(":")[0] in HOPELESS_REASONS]
+            elapsed = time.monotonic() - started
+            line = f"waiting for {settings.environment}: " + (", ".join(reasons) or "pod starting")
+            if line != last_line:
+                progress(f"{line} ({elapsed:.0f} s)")
+                last_line = line
+            if hopeless or elapsed > settings.wait_timeout:
+                self._explain(pods, progress)
+                why = "; ".join(hopeless or reasons) or "the pod never became ready"
+                raise RolloutError(
+                    f"{settings.environment} did not become ready"
+                    + (f" within {settings.wait_timeout} s" if not hopeless else "")
+                    + f": {why}"
+                )
+            time.sleep(POLL_SECONDS)
+
+    def _pods(self, name: str) -> list[dict[str, Any]]:
+        _, data = self._call(
+            "GET", f"/api/v1/namespaces/{self.namespace}/pods",
+            query=[("labelSelector", f"{LABEL_INSTANCE}={name}")],
+        )  # fmt: skip
+        return data.get("items", [])
+
+    def _explain(self, pods: list[dict[str, Any]], progress: Progress) -> None:
+        """Print recent events and the reloader's last log lines of each pod."""
+        for pod in pods:
+            pod_name = pod["metadata"]["name"]
+            _, events = self._call(
+                "GET", f"/api/v1/namespaces/{self.namespace}/events",
+                query=[("fieldSelector", f"involvedObject.name={pod_name}")], allow=(403, 404),
+            )  # fmt: skip
+            for event in (events or {}).get("items", [])[-5:]:
+                progress(f"  event {pod_name}: {event.get('reason')}: {event.get('message')}")
+            status, log = self._call(
+                "GET", f"/api/v1/namespaces/{self.namespace}/pods/{pod_name}/log",
+                query=[("tailLines", "20"), ("container", "preview")],
+                headers={"Accept": "text/plain"}, allow=(400, 403, 404),
+            )  # fmt: skip
+            if status == 200 and isinstance(log, str):
+                for line in log.strip().splitlines()[-20:]:
+                    progress(f"  log {pod_name}: {line}")
+
+    def _post_sync(self, settings: Settings, key: str, sha: str | None) -> dict[str, Any]:
+        body, headers = sync_request(key.encode(), sha)
+        if settings.webhook_url:
+            status, data = self._post_webhook(settings.webhook_url, body, headers)
+        else:
+            # Through the API server's service proxy: the control port is never public.
+            # A non-JSON content type makes the client send our signed bytes untouched.
+            headers = headers | {"Content-Type": "application/octet-stream"}
+            status, data = self._call(
+                "POST",
+                f"/api/v1/namespaces/{self.namespace}/services/"
+                f"{quote(settings.environment)}:control/proxy/sync",
+                body=body, headers=headers, allow=(401, 409, 503), timeout=SYNC_TIMEOUT_SECONDS,
+            )  # fmt: skip
+        error = data.get("error") if isinstance(data, dict) else str(data)[:200]
+        if status == 409:
+            raise UnknownCommitError(f"{settings.environment}: {error}")
+        if status != 200 or not isinstance(data, dict) or "commit" not in data:
+            raise SyncError(f"{settings.environment}: sync answered {status}: {error}")
+        if sha and data["commit"] != sha:
+            logger.warning(
+                "%s: asked for %s, the branch head is %s",
+                settings.environment,
+                sha[:12],
+                data["commit"][:12],
+            )
+        return data
+
+    def _reloader_status(self, settings: Settings) -> dict[str, Any]:
+        """The reloader's /status through the service proxy ({} if it cannot be read)."""
+        status, data = self._call(
+            "GET",
+            f"/api/v1/namespaces/{self.namespace}/services/{quote(settings.environment)}:control/proxy/status",
+            allow=(403, 404, 503),
+        )  # fmt: skip
+        return data if status == 200 and isinstance(data, dict) else {}
+
+    def _post_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        self.requests += 1
+        try:
+            response = httpx.post(url, content=body, headers=headers, timeout=SYNC_TIMEOUT_SECONDS)
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"webhook-url: cannot reach it: {type(exc).__name__}") from None
+        return response.status_code, _json(response.content)
+
+
+def _json(raw: bytes | str | None) -> Any:
+    if not raw:
+        return {}
+    try:
+        return json.loads(raw)
+    except ValueError:
+        return raw.decode(errors="replace") if isinstance(raw, bytes) else raw
+
+
+def _webhook_key(secret: dict[str, Any] | None) -> str | None:
+    encoded = ((secret or {}).get("data") or {}).get(WEBHOOK_KEY)
+    return base64.b64decode(encoded).decode() if encoded else None
+
+
+def _waiting_reasons(pods: list[dict[str, Any]]) -> list[str]:
+    reasons = []
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            waiting = (container.get("state") or {}).get("waiting")
+            if waiting and waiting.get("reason") not in (
+                None,
+                "ContainerCreating",
+                "PodInitializing",
+            ):
+                message = (waiting.get("message") or "").splitlines()[0:1]
+                reasons.append(": ".join([waiting["reason"], *message]))
+    return reasons
+
+
+def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
+    meta = obj.get("metadata", {})
+    annotations = meta.get("annotations") or {}
+    pr = annotations.get(ANNOTATION_PREFIX + "pr")
+    return Environment(
+        environment=meta.get("name", ""), url=annotations.get(ANNOTATION_PREFIX + "url") or None,
+        commit=annotations.get(ANNOTATION_PREFIX + "sha") or None, status=status,
+        namespace=meta.get("namespace"), branch=annotations.get(ANNOTATION_PREFIX + "branch"),
+        pr=int(pr) if pr and pr.isdigit() else None,
+        repository=annotations.get(ANNOTATION_PREFIX + "repository"),
+    )  # fmt: skip

@@ -1,0 +1,171 @@
+"""Templates → validated dicts: the objects of one environment. Pure, no I/O.
+
+Every `{{ value }}` is emitted as JSON, which is valid YAML, so a branch, host or env value
+with quotes, colons, newlines or `{{` stays one plain string: no value can change the
+structure. What is rendered here is exactly what is applied (as raw dicts).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import json
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jinja2
+import yaml
+
+from .config import Settings
+from .naming import labels_for
+
+TEMPLATES = Path(__file__).parent / "templates"
+ANNOTATION_PREFIX = "streamlit-preview.dev/"
+STREAMLIT_PORT = 8501
+CONTROL_PORT = 8080
+SECRETS_DIR = "/etc/streamlit-preview"
+WEBHOOK_KEY = "webhook-key"
+GIT_TOKEN = "git-token"
+ROUTE_TEMPLATES = {
+    "istio": "virtualservice.yaml.j2",
+    "gateway-api": "httproute.yaml.j2",
+    "ingress": "ingress.yaml.j2",
+    "none": None,
+}
+# Kinds `close` deletes, whatever router an environment used: (api path, plural).
+ALL_KINDS = (
+    ("networking.istio.io/v1", "VirtualService", "virtualservices"),
+    ("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
+    ("networking.k8s.io/v1", "Ingress", "ingresses"),
+    ("apps/v1", "Deployment", "deployments"),
+    ("v1", "Service", "services"),
+    ("v1", "Secret", "secrets"),
+)
+
+
+def _as_json(value: object) -> object:
+    return (
+        json.dumps(value, ensure_ascii=False) if not isinstance(value, jinja2.Undefined) else value
+    )
+
+
+_environment = jinja2.Environment(
+    loader=jinja2.FileSystemLoader(TEMPLATES),
+    undefined=jinja2.StrictUndefined,
+    finalize=_as_json,
+    trim_blocks=True,
+    lstrip_blocks=True,
+    autoescape=False,
+)
+
+
+def _b64(text: str) -> str:
+    return base64.b64encode(text.encode()).decode()
+
+
+def annotations_for(settings: Settings, *, now: datetime | None = None) -> dict[str, str]:
+    target = settings.target
+    annotations = {
+        ANNOTATION_PREFIX + "repository": target.repository,
+        ANNOTATION_PREFIX + "pr": str(target.pr),
+        ANNOTATION_PREFIX + "branch": target.branch,
+        ANNOTATION_PREFIX + "sha": target.sha or "",
+        ANNOTATION_PREFIX + "router": settings.router,
+        ANNOTATION_PREFIX + "url": settings.url or "",
+    }
+    if settings.ttl_seconds:
+        expires = (now or datetime.now(UTC)) + timedelta(seconds=settings.ttl_seconds)
+        annotations[ANNOTATION_PREFIX + "expires-at"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return annotations
+
+
+def secret_data(settings: Settings, *, webhook_key: str) -> dict[str, str]:
+    data = {WEBHOOK_KEY: _b64(webhook_key)}
+    if settings.git_token:
+        data[GIT_TOKEN] = _b64(settings.git_token)
+    for key, value in settings.secret_env.items():
+        data[f"env-{key}"] = _b64(value)
+    return data
+
+
+def _container_env(settings: Settings) -> list[dict[str, str]]:
+    env = [
+        {"name": "PREVIEW_REPO", "value": settings.target.repo_url},
+        {"name": "PREVIEW_BRANCH", "value": settings.target.branch},
+        {"name": "PREVIEW_APP", "value": settings.app_path},
+        {"name": "PREVIEW_WORKDIR", "value": "/workspace"},
+        {"name": "PREVIEW_WEBHOOK_SECRET_FILE", "value": f"{SECRETS_DIR}/{WEBHOOK_KEY}"},
+        {"name": "PREVIEW_STREAMLIT_PORT", "value": str(STREAMLIT_PORT)},
+        {"name": "PREVIEW_CONTROL_PORT", "value": str(CONTROL_PORT)},
+        {"name": "HOME", "value": "/tmp"},
+    ]
+    if settings.git_token:
+        env.append({"name": "PREVIEW_GIT_TOKEN_FILE", "value": f"{SECRETS_DIR}/{GIT_TOKEN}"})
+    if settings.url:
+        env.append({"name": "PREVIEW_PUBLIC_URL", "value": settings.url.rstrip("/")})
+    env += [{"name": k, "value": v} for k, v in settings.env.items()]
+    env += [{"name": k, "secret_key": f"env-{k}"} for k in settings.secret_env]
+    return env
+
+
+def _resources(settings: Settings) -> dict[str, dict[str, str]]:
+    amounts = {"cpu": settings.cpu, "memory": settings.memory}
+    if settings.gpu:
+        amounts["nvidia.com/gpu"] = str(settings.gpu)
+    return {"requests": dict(amounts), "limits": dict(amounts)}
+
+
+def _gateway_ref(settings: Settings) -> tuple[str, dict[str, str]]:
+    namespace, _, name = settings.gateway.rpartition("/")
+    istio = f"{namespace}/{name}" if namespace else name
+    parent = {"name": name, "namespace": namespace or settings.namespace}
+    return istio, parent
+
+
+def render_manifests(
+    settings: Settings, *, webhook_key: str, now: datetime | None = None
+) -> list[dict[str, Any]]:
+    """The environment's objects, Secret first (what the Deployment needs exists first)."""
+    name = settings.environment
+    data = secret_data(settings, webhook_key=webhook_key)
+    istio_gateway, parent_ref = _gateway_ref(settings)
+    secret_files = [{"key": WEBHOOK_KEY, "path": WEBHOOK_KEY}]
+    if settings.git_token:
+        secret_files.append({"key": GIT_TOKEN, "path": GIT_TOKEN})
+    # A changed secret or setting must restart the pod: hash them into its template.
+    config_hash = hashlib.sha256(
+        json.dumps([data, settings.env, settings.app_path], sort_keys=True).encode()
+    ).hexdigest()[:16]
+    context = {
+        "name": name,
+        "namespace": settings.namespace,
+        "labels": labels_for(name),
+        "selector": {"app.kubernetes.io/instance": name},
+        "annotations": annotations_for(settings, now=now),
+        "pod_annotations": {ANNOTATION_PREFIX + "config-hash": config_hash},
+        "secret_data": data,
+        "secret_files": secret_files,
+        "image": settings.image,
+        "env": _container_env(settings),
+        "resources": _resources(settings),
+        "node_selector": settings.node_selector,
+        "gpu": settings.gpu,
+        "streamlit_port": STREAMLIT_PORT,
+        "control_port": CONTROL_PORT,
+        "startup_failures": max(12, settings.wait_timeout // 5 + 1),
+        "host": settings.host,
+        "gateway": istio_gateway,
+        "parent_ref": parent_ref,
+        "ingress_class": settings.gateway,
+        "service_host": f"{name}.{settings.namespace}.svc.cluster.local",
+    }
+    templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
+    route = ROUTE_TEMPLATES[settings.router]
+    if route:
+        templates.append(route)
+    return [yaml.safe_load(_environment.get_template(t).render(context)) for t in templates]
+
+
+def to_yaml(objects: list[dict[str, Any]]) -> str:
+    return yaml.safe_dump_all(objects, sort_keys=False, default_flow_style=False)
