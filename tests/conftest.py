@@ -76,3 +76,20 @@ def page(browser) -> Iterator:  # type: ignore[no-untyped-def]
     page = context.new_page()
     yield page
     context.close()
+
+
+@pytest.fixture(scope="session")
+def github_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
+    """Prism (GitHub's OpenAPI description) in front of a stateful fake; reset per test."""
+    from tests.fixtures.github_mock import GitHubMock
+
+    mock = GitHubMock(tmp_path_factory.mktemp("github"))
+    mock.start()
+    yield mock
+    mock.stop()
+
+
+@pytest.fixture
+def github(github_mock):  # type: ignore[no-untyped-def]
+    github_mock.fake.reset()
+    return github_mock

@@ -25,7 +25,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from ..config import Settings
-from ..errors import RolloutError, ServiceError, SyncError, UnknownCommitError
+from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
 from ..naming import LABEL_INSTANCE, selector_for
 from ..render import ALL_KINDS, ANNOTATION_PREFIX, WEBHOOK_KEY, render_manifests
 from ..signing import sync_request
@@ -79,7 +79,7 @@ class KubernetesBackend:
                 except ConfigException:
                     kubernetes.config.load_kube_config(client_configuration=configuration)
         except (ConfigException, OSError, TypeError, KeyError, ValueError) as exc:
-            raise ServiceError(f"kubeconfig: cannot load it: {exc}") from None
+            raise InputError("kubeconfig", f"cannot load it: {exc}") from None
         configuration.retries = 3
         return cls(kubernetes.client.ApiClient(configuration), namespace=namespace)
 

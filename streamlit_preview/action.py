@@ -1,0 +1,206 @@
+"""The GitHub Action front: inputs and event → settings → lifecycle → report on the PR.
+
+Parse, work, report. Every bad input exits 2 with one error annotation before anything is
+applied; a failure of Kubernetes or the environment exits 1 with its reason, after the PR
+comment and the Deployment say so. Reporting problems (permissions, GitHub outages) are
+warnings: the preview itself still counts.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from . import lifecycle, validation
+from .backends.base import Backend, Environment
+from .config import DEFAULTS, MODES, Settings, build_settings, make_target
+from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
+from .github import GitHub, Report
+from .runner import Runner
+
+# pull_request actions → mode, for `mode: auto`.
+AUTO_MODES = {
+    "opened": "open", "reopened": "open", "labeled": "open", "ready_for_review": "open",
+    "synchronize": "sync", "closed": "close",
+}  # fmt: skip
+INPUT_NAMES = [*DEFAULTS, "token"]
+
+
+def resolve_mode(mode: str, action: str | None) -> str | None:
+    """The mode to run, or None when an `auto` event needs nothing done."""
+    validation.choice("mode", mode or "auto", MODES)
+    if mode and mode != "auto":
+        return mode
+    return AUTO_MODES.get(action or "")
+
+
+def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> Settings | None:
+    event_name, event = runner.event()
+    pull = event.get("pull_request")
+    if not isinstance(pull, dict):
+        raise InputError(
+            "event",
+            f"{event_name or 'this event'} has no pull_request: run the action on pull_request or pull_request_target",
+        )
+    mode = resolve_mode(inputs.get("mode", ""), event.get("action"))
+    if mode is None:
+        return None
+    repository = (event.get("repository") or {}).get("full_name") or runner.environ.get(
+        "GITHUB_REPOSITORY", ""
+    )
+    head = pull.get("head") or {}
+    head_repo = head.get("repo") or {}
+    base_repo = event.get("repository") or {}
+    target = make_target(
+        repository=repository,
+        repo_url=head_repo.get("clone_url") or base_repo.get("clone_url") or "",
+        branch=head.get("ref") or "", pr=pull.get("number") or event.get("number") or "",
+        sha=head.get("sha"),
+    )  # fmt: skip
+    private = bool(head_repo.get("private") or base_repo.get("private"))
+    return build_settings(inputs | {"mode": mode}, target, git_token=token if private else None)
+
+
+def connect(settings: Settings) -> Backend:
+    from .backends.kubernetes import KubernetesBackend
+
+    return KubernetesBackend.connect(kubeconfig=settings.kubeconfig, namespace=settings.namespace)
+
+
+def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> int:
+    inputs = runner.inputs(INPUT_NAMES)
+    token = inputs.pop("token", "").strip()
+    runner.mask(token)
+    runner.mask(inputs.get("kubeconfig"))
+    for line in inputs.get("secret-env", "").splitlines():
+        runner.mask(line.partition("=")[2])
+    settings = settings_from_event(runner, inputs, token)
+    if settings is None:
+        runner.notice("nothing to do for this pull_request action", title="streamlit-preview")
+        return 0
+    backend = connect(settings)
+    github = None
+    if token and (settings.comment or settings.deployment):
+        api_url = runner.environ.get("GITHUB_API_URL", "https://api.github.com")
+        github = GitHub(token=token, repository=settings.target.repository, api_url=api_url)
+    reporter = _Reporter(runner, github, settings)
+    with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):
+        if settings.mode == "close":
+            env = lifecycle.close_environment(backend, settings, runner.info)
+            reporter.closed(env)
+        else:
+            reporter.started()
+            verb = (
+                lifecycle.open_environment
+                if settings.mode == "open"
+                else lifecycle.sync_environment
+            )
+            try:
+                env = verb(backend, settings, runner.info)
+            except PreviewError as exc:
+                reporter.failed(str(exc))
+                raise
+            reporter.succeeded(env)
+    _write_outputs(runner, settings, env, reporter)
+    return 0
+
+
+class _Reporter:
+    """The sticky comment and the GitHub Deployment of one run; failures become warnings."""
+
+    def __init__(self, runner: Runner, github: GitHub | None, settings: Settings) -> None:
+        self.runner, self.github, self.settings = runner, github, settings
+        self.deployment_id: int | None = None
+        self.comment_id: int | None = None
+
+    def _safely(self, what: str, call: Callable[[], Any]) -> Any:
+        if self.github is None:
+            return None
+        try:
+            return call()
+        except ServiceError as exc:
+            self.runner.warning(f"could not {what}: {exc}", title="streamlit-preview")
+            return None
+
+    def _comment(self, state: str, env: Environment | None, detail: str | None = None) -> None:
+        if not self.settings.comment:
+            return
+        report = Report(
+            environment=self.settings.environment, state=state,
+            url=(env.url if env else None) or self.settings.url,
+            commit=(env.commit if env else None) or self.settings.target.sha,
+            log_url=self.runner.run_url, detail=detail,
+        )  # fmt: skip
+        self.comment_id = self._safely(
+            "update the PR comment",
+            lambda: self.github.upsert_comment(self.settings.target.pr, report),
+        )
+
+    def started(self) -> None:
+        if self.settings.deployment and self.settings.target.sha:
+            self.deployment_id = self._safely(
+                "create a GitHub Deployment",
+                lambda: self.github.start_deployment(
+                    environment=self.settings.environment, sha=self.settings.target.sha,
+                    description=f"Streamlit preview of #{self.settings.target.pr}",
+                ),
+            )  # fmt: skip
+
+    def succeeded(self, env: Environment) -> None:
+        if self.deployment_id is not None:
+            self._safely("mark the Deployment successful", lambda: self.github.set_status(
+                self.deployment_id, "success", log_url=self.runner.run_url, environment_url=env.url,
+                description=f"live at {(env.commit or '')[:12]}",
+            ))  # fmt: skip
+            self._safely("retire earlier Deployments", lambda: self.github.deactivate_others(
+                self.settings.environment, keep=self.deployment_id, log_url=self.runner.run_url))  # fmt: skip
+        self._comment("ready", env)
+
+    def failed(self, reason: str) -> None:
+        if self.deployment_id is not None:
+            self._safely("mark the Deployment failed", lambda: self.github.set_status(
+                self.deployment_id, "failure", log_url=self.runner.run_url, description=reason))  # fmt: skip
+        self._comment("failed", None, detail=reason)
+
+    def closed(self, env: Environment) -> None:
+        if self.settings.deployment:
+            self._safely("retire the Deployments", lambda: self.github.deactivate_others(
+                self.settings.environment, keep=None, log_url=self.runner.run_url))  # fmt: skip
+        self._comment("closed", env)
+
+
+def _write_outputs(
+    runner: Runner, settings: Settings, env: Environment, reporter: _Reporter
+) -> None:
+    outputs = {
+        "url": env.url or "",
+        "environment": settings.environment,
+        "namespace": settings.namespace,
+        "commit": env.commit or "",
+        "deployment-id": reporter.deployment_id or "",
+        "comment-id": reporter.comment_id or "",
+    }
+    for name, value in outputs.items():
+        runner.set_output(name, value)
+    rows = "\n".join(f"| {name} | {value} |" for name, value in outputs.items() if value)
+    runner.summary(
+        f"### Streamlit preview: {settings.mode} {env.status}\n\n| | |\n|---|---|\n{rows}\n"
+    )
+
+
+def main(environ: Mapping[str, str] | None = None) -> int:
+    runner = Runner(os.environ if environ is None else environ)
+    try:
+        return run(runner)
+    except InputError as exc:
+        runner.error(str(exc), title="streamlit-preview: bad input")
+        return EXIT_BAD_INPUT
+    except PreviewError as exc:
+        runner.error(str(exc), title="streamlit-preview failed")
+        return EXIT_FAILURE
+
+
+if __name__ == "__main__":
+    sys.exit(main())

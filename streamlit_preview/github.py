@@ -1,0 +1,243 @@
+"""Reporting to the pull request: one sticky comment and GitHub Deployments (httpx).
+
+The only module that calls GitHub. Retries 5xx, rate limits and connection errors with
+backoff (tenacity), honouring `Retry-After`; follows `Link` pagination; the API URL comes from
+`GITHUB_API_URL`, so GitHub Enterprise works. Errors become `ServiceError` here.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+import tenacity
+
+from .errors import ServiceError
+
+logger = logging.getLogger(__name__)
+
+MARKER = "<!-- streamlit-preview:{environment} -->"
+API_VERSION = "2022-11-28"
+TIMEOUT_SECONDS = 30
+MAX_ATTEMPTS = 5
+MAX_WAIT_SECONDS = 60
+MAX_PAGES = 50  # 5,000 items: far beyond any pull request's comments
+
+
+class _Retryable(Exception):
+    def __init__(self, response: httpx.Response | None, reason: str) -> None:
+        super().__init__(reason)
+        self.response = response
+
+
+def _wait(retry_state: tenacity.RetryCallState) -> float:
+    """Retry-After or the rate-limit reset when GitHub says so, else exponential backoff."""
+    exc = retry_state.outcome.exception() if retry_state.outcome else None
+    response = getattr(exc, "response", None)
+    if response is not None:
+        if response.headers.get("retry-after", "").isdigit():
+            return min(float(response.headers["retry-after"]), MAX_WAIT_SECONDS)
+        if response.headers.get("x-ratelimit-remaining") == "0":
+            reset = float(response.headers.get("x-ratelimit-reset", "0") or 0)
+            return min(max(reset - time.time(), 1.0), MAX_WAIT_SECONDS)
+    return min(0.5 * 2 ** (retry_state.attempt_number - 1), MAX_WAIT_SECONDS)
+
+
+@dataclass(frozen=True)
+class Report:
+    """What the comment and the deployment status say."""
+
+    environment: str
+    state: str  # ready | failed | closed | in progress
+    url: str | None
+    commit: str | None
+    log_url: str | None
+    detail: str | None = None
+
+
+class GitHub:
+    """The few REST calls we make, for one repository."""
+
+    def __init__(
+        self, *, token: str, repository: str, api_url: str = "https://api.github.com",
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        self.repository = repository
+        self._client = httpx.Client(
+            base_url=api_url.rstrip("/"),
+            headers={
+                "Authorization": f"Bearer {token}",
+                "Accept": "application/vnd.github+json",
+                "X-GitHub-Api-Version": API_VERSION,
+                "User-Agent": "streamlit-preview",
+            },
+            timeout=TIMEOUT_SECONDS,
+            transport=transport,
+        )
+        self._login: str | bool | None = False  # False: not asked yet
+
+    def close(self) -> None:
+        self._client.close()
+
+    # -- HTTP ---------------------------------------------------------------------------
+
+    @tenacity.retry(
+        retry=tenacity.retry_if_exception_type(_Retryable),
+        wait=_wait,
+        stop=tenacity.stop_after_attempt(MAX_ATTEMPTS),
+        reraise=True,
+    )
+    def _send(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._client.request(method, url, **kwargs)
+        except httpx.TransportError as exc:
+            raise _Retryable(None, f"{type(exc).__name__}") from None
+        limited = response.status_code in (403, 429) and (
+            response.headers.get("x-ratelimit-remaining") == "0"
+            or "retry-after" in response.headers
+        )
+        if response.status_code >= 500 or response.status_code == 429 or limited:
+            raise _Retryable(response, f"{response.status_code}")
+        return response
+
+    def _request(self, method: str, url: str, *, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        try:
+            response = self._send(method, url, **kwargs)
+        except _Retryable as exc:
+            raise ServiceError(
+                f"GitHub {method} {url}: still failing after {MAX_ATTEMPTS} attempts ({exc})"
+            ) from None
+        if response.status_code in allow:
+            return None
+        if response.status_code >= 400:
+            try:
+                message = response.json().get("message", "")
+            except ValueError:
+                message = response.text[:200]
+            hint = (
+                " (does the workflow grant this permission?)"
+                if response.status_code in (403, 404)
+                else ""
+            )
+            raise ServiceError(f"GitHub {method} {url}: {response.status_code} {message}{hint}")
+        return response.json() if response.content else None
+
+    def _paginate(self, url: str, params: dict[str, Any] | None = None) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        next_url: str | None = url
+        query: dict[str, Any] | None = {"per_page": 100} | (params or {})
+        for _ in range(MAX_PAGES):
+            if next_url is None:
+                break
+            try:
+                # httpx replaces a URL's query with `params`: the next link keeps its own.
+                response = self._send("GET", next_url, params=query)
+            except _Retryable as exc:
+                raise ServiceError(f"GitHub GET {url}: still failing ({exc})") from None
+            if response.status_code >= 400:
+                raise ServiceError(f"GitHub GET {url}: {response.status_code}")
+            items += response.json()
+            next_url = response.links.get("next", {}).get("url")
+            query = None
+        return items
+
+    # -- sticky comment -----------------------------------------------------------------
+
+    def _own_login(self) -> str | None:
+        """The token's user for personal tokens; None for app tokens (github-actions[bot])."""
+        if self._login is False:
+            data = self._request("GET", "/user", allow=(401, 403, 404))
+            self._login = data.get("login") if isinstance(data, dict) else None
+        return self._login or None
+
+    def _is_ours(self, comment: dict[str, Any], marker: str) -> bool:
+        if not (comment.get("body") or "").startswith(marker):
+            return False
+        user = comment.get("user") or {}
+        login = self._own_login()
+        return user.get("login") == login if login else user.get("type") == "Bot"
+
+    def upsert_comment(self, pr: int, report: Report) -> int:
+        """Edit our comment for this environment in place, or create it; return its id."""
+        marker = MARKER.format(environment=report.environment)
+        body = marker + "\n" + render_comment(report)
+        comments = self._paginate(f"/repos/{self.repository}/issues/{pr}/comments")
+        ours = next((c for c in comments if self._is_ours(c, marker)), None)
+        if ours:
+            data = self._request(
+                "PATCH",
+                f"/repos/{self.repository}/issues/comments/{ours['id']}",
+                json={"body": body},
+            )
+        else:
+            data = self._request(
+                "POST", f"/repos/{self.repository}/issues/{pr}/comments", json={"body": body}
+            )
+        return int(data["id"])
+
+    # -- deployments --------------------------------------------------------------------
+
+    def start_deployment(self, *, environment: str, sha: str, description: str) -> int:
+        data = self._request(
+            "POST", f"/repos/{self.repository}/deployments",
+            json={
+                "ref": sha, "environment": environment, "description": description[:140],
+                "auto_merge": False, "required_contexts": [], "transient_environment": True,
+                "production_environment": False, "task": "deploy",
+            },
+        )  # fmt: skip
+        deployment_id = int(data["id"])
+        self.set_status(deployment_id, "in_progress", log_url=None)
+        return deployment_id
+
+    def set_status(
+        self, deployment_id: int, state: str, *, log_url: str | None,
+        environment_url: str | None = None, description: str | None = None,
+    ) -> None:  # fmt: skip
+        payload: dict[str, Any] = {"state": state, "auto_inactive": False}
+        if log_url:
+            payload["log_url"] = log_url
+        if environment_url:
+            payload["environment_url"] = environment_url
+        if description:
+            payload["description"] = description[:140]
+        self._request(
+            "POST", f"/repos/{self.repository}/deployments/{deployment_id}/statuses", json=payload
+        )
+
+    def deactivate_others(self, environment: str, *, keep: int | None, log_url: str | None) -> int:
+        """Mark the environment's other deployments inactive (transient ones are not auto)."""
+        deployments = self._paginate(
+            f"/repos/{self.repository}/deployments", {"environment": environment}
+        )
+        count = 0
+        for deployment in deployments:
+            if deployment["id"] != keep:
+                self.set_status(int(deployment["id"]), "inactive", log_url=log_url)
+                count += 1
+        return count
+
+
+def render_comment(report: Report) -> str:
+    """The comment's markdown: what a reviewer needs at a glance."""
+    icon = {"ready": "🟢", "failed": "🔴", "closed": "⚪", "in progress": "🟡"}.get(
+        report.state, ""
+    )
+    lines = [f"### {icon} Streamlit preview: {report.state}", ""]
+    lines += ["| | |", "|---|---|"]
+    if report.url and report.state != "closed":
+        lines.append(f"| **URL** | {report.url} |")
+    lines.append(f"| **Environment** | `{report.environment}` |")
+    if report.commit:
+        lines.append(f"| **Commit** | `{report.commit[:12]}` |")
+    lines.append(f"| **Updated** | {time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime())} |")
+    if report.log_url:
+        lines.append(f"| **Log** | [workflow run]({report.log_url}) |")
+    if report.detail:
+        lines += ["", f"> {report.detail}"]
+    if report.state == "closed":
+        lines += ["", "The pull request is closed: the preview and everything it used are deleted."]
+    return "\n".join(lines) + "\n"

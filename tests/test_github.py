@@ -1,0 +1,82 @@
+"""Reporting through Prism (GitHub's official OpenAPI description) to a stateful fake."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+
+from streamlit_preview.errors import ServiceError
+from streamlit_preview.github import MARKER, GitHub, Report
+
+
+def client(github, token: str = "ghs_token") -> GitHub:  # type: ignore[no-untyped-def]
+    return GitHub(token=token, repository="octo/demo-app", api_url=github.url)
+
+
+def report(state: str = "ready") -> Report:
+    return Report(environment="demo-app-pr-7", state=state, url="https://demo-app-pr-7.example.com/",
+                  commit="a" * 40, log_url="https://github.com/octo/demo-app/actions/runs/1")  # fmt: skip
+
+
+def test_sticky_comment_is_edited_in_place(github):
+    gh = client(github)
+    first = gh.upsert_comment(7, report("in progress"))
+    second = gh.upsert_comment(7, report("ready"))
+    assert first == second
+    comments = github.fake.comments_by_pr[7]
+    assert len(comments) == 1 and "ready" in comments[0]["body"]
+    assert comments[0]["body"].startswith(MARKER.format(environment="demo-app-pr-7"))
+
+
+def test_other_peoples_comments_quoting_the_marker_are_never_edited(github):
+    marker = MARKER.format(environment="demo-app-pr-7")
+    github.fake.add_foreign_comment(7, marker + "\nI quoted the bot")
+    client(github).upsert_comment(7, report())
+    comments = github.fake.comments_by_pr[7]
+    assert len(comments) == 2 and comments[0]["body"].endswith("I quoted the bot")
+
+
+def test_personal_token_recognises_its_own_comments(github):
+    github.fake.token_login = "octocat"
+    gh = client(github)
+    gh.upsert_comment(7, report())
+    gh.upsert_comment(7, report("closed"))
+    assert len(github.fake.comments_by_pr[7]) == 1
+
+
+def test_comments_are_found_across_pages(github):
+    for i in range(130):
+        github.fake.add_foreign_comment(7, f"comment {i}")
+    gh = client(github)
+    gh.upsert_comment(7, report())
+    gh.upsert_comment(7, report())
+    assert len(github.fake.comments_by_pr[7]) == 131
+
+
+def test_deployments_progress_and_earlier_ones_become_inactive(github):
+    gh = client(github)
+    first = gh.start_deployment(environment="demo-app-pr-7", sha="a" * 40, description="preview")
+    gh.set_status(first, "success", log_url="https://x/log", environment_url="https://e/")
+    second = gh.start_deployment(environment="demo-app-pr-7", sha="b" * 40, description="preview")
+    assert gh.deactivate_others("demo-app-pr-7", keep=second, log_url=None) == 1
+    assert github.fake.statuses[first] == ["in_progress", "success", "inactive"]
+    assert github.fake.statuses[second] == ["in_progress"]
+    created = github.fake.deployment_list[0]
+    assert created["transient_environment"] is True and created["production_environment"] is False
+
+
+def test_server_errors_are_retried(github):
+    github.fake.fail_next = 2
+    assert client(github).upsert_comment(7, report()) > 0
+
+
+def test_persistent_failure_is_a_service_error(github):
+    github.fake.fail_next = 100
+    with pytest.raises(ServiceError):
+        client(github).upsert_comment(7, report())
+
+
+def test_prism_rejects_a_malformed_request(github):
+    response = httpx.post(f"{github.url}/repos/octo/demo-app/deployments",
+                          json={"environment": "x"}, headers={"Authorization": "Bearer t"})  # fmt: skip
+    assert response.status_code == 422
