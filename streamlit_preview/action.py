@@ -15,7 +15,7 @@ from typing import Any
 
 from . import lifecycle, validation
 from .backends.base import Backend, Environment
-from .config import DEFAULTS, MODES, Settings, build_settings, make_target
+from .config import DEFAULTS, MODES, Settings, build_settings, make_target, parse_kubeconfig
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
 from .github import GitHub, Report
 from .runner import Runner
@@ -63,6 +63,22 @@ def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> S
     return build_settings(inputs | {"mode": mode}, target, git_token=token if private else None)
 
 
+def _mask_kubeconfig(runner: Runner, text: str) -> None:
+    """Hide the kubeconfig's credentials (and the whole input when it is one base64 line)."""
+    if not text.strip():
+        return
+    if "\n" not in text.strip():
+        runner.mask(text)
+    try:
+        kubeconfig = parse_kubeconfig("kubeconfig", text)
+    except InputError:
+        return  # reported with its name when the settings are built
+    for user in kubeconfig.get("users") or []:
+        for key, value in ((user or {}).get("user") or {}).items():
+            if key in ("token", "password", "client-key-data", "client-certificate-data"):
+                runner.mask(str(value))
+
+
 def connect(settings: Settings) -> Backend:
     from .backends.kubernetes import KubernetesBackend
 
@@ -73,7 +89,7 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     inputs = runner.inputs(INPUT_NAMES)
     token = inputs.pop("token", "").strip()
     runner.mask(token)
-    runner.mask(inputs.get("kubeconfig"))
+    _mask_kubeconfig(runner, inputs.get("kubeconfig", ""))
     for line in inputs.get("secret-env", "").splitlines():
         runner.mask(line.partition("=")[2])
     settings = settings_from_event(runner, inputs, token)
