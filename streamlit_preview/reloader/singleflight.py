@@ -1,7 +1,9 @@
 """Single-flight with coalescing: one run at a time, later callers share the next run.
 
 Every caller gets the result of a run that started after it arrived, so a burst of N calls
-costs at most two or three runs instead of N, and nobody gets a stale answer.
+costs at most two or three runs instead of N, and nobody gets a stale answer. A lone call
+runs at once; a run queued behind another waits `settle` seconds so that the rest of a
+burst, arriving spread out on a busy machine, joins it instead of starting yet another.
 """
 
 from __future__ import annotations
@@ -17,8 +19,11 @@ T = TypeVar("T")
 class SingleFlight(Generic[K, T]):
     """Call `job(keys)` with the keys of every caller coalesced into that run."""
 
-    def __init__(self, job: Callable[[frozenset[K]], Awaitable[T]]) -> None:
+    def __init__(
+        self, job: Callable[[frozenset[K]], Awaitable[T]], *, settle: float = 0.05
+    ) -> None:
         self._job = job
+        self._settle = settle
         self._queued: tuple[asyncio.Future[T], set[K]] | None = None
         self._driver: asyncio.Task[None] | None = None
         self.runs = 0
@@ -34,7 +39,12 @@ class SingleFlight(Generic[K, T]):
         return await asyncio.shield(future)
 
     async def _drive(self) -> None:
+        first = True
         while self._queued is not None:
+            if not first:
+                # A burst is under way: let its stragglers join this run, not start another.
+                await asyncio.sleep(self._settle)
+            first = False
             (future, keys), self._queued = self._queued, None
             self.runs += 1
             try:

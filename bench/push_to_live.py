@@ -1,0 +1,234 @@
+"""Push-to-live, error flashes, cold start and memory of the reloader, in one run.
+
+    python -m bench.push_to_live [--runs 10]
+
+Every number is a median of several runs, set against a baseline measured in the same run:
+- floor: the same one-line edit written in place under a plain `streamlit run`;
+- push-to-live: signed /sync sent → the new text visible in an open Chromium tab (one file,
+  300 files, a requirements change);
+- flashes: error blocks seen by a MutationObserver over multi-file updates;
+- cold start: reloader start → /readyz 200, against `git clone --depth 1` + `streamlit run` → health;
+- memory: the reloader's own RSS (Streamlit runs as a separate process).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+import httpx
+from playwright.sync_api import sync_playwright
+
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ERROR_RECORDER
+from tests.fixtures.gitrepo import GitRemote
+from tests.fixtures.processes import ReloaderProcess, free_port
+
+APP = 'import streamlit as st\nst.title("Bench")\nst.write("marker {n}")\n'
+
+
+def median_ms(values: list[float]) -> float:
+    return statistics.median(values) * 1000
+
+
+def wait_text(page, text: str, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
+    page.get_by_text(text, exact=True).wait_for(timeout=timeout * 1000)
+
+
+def floor(browser, root: Path, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+    folder = root / "floor"
+    folder.mkdir()
+    app = folder / "app.py"
+    app.write_text(APP.format(n=0))
+    port = free_port()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.runOnSave", "true",
+         "--browser.gatherUsageStats", "false"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    try:
+        page = browser.new_page()
+        _wait_health(f"http://127.0.0.1:{port}")
+        page.goto(f"http://127.0.0.1:{port}/")
+        wait_text(page, "marker 0")
+        times = []
+        for n in range(1, runs + 1):
+            started = time.perf_counter()
+            app.write_text(APP.format(n=n))
+            wait_text(page, f"marker {n}")
+            times.append(time.perf_counter() - started)
+            time.sleep(0.3)
+        page.close()
+        return times
+    finally:
+        process.terminate()
+        process.wait(10)
+
+
+def _wait_health(base: str, timeout: float = 30) -> float:
+    started = time.perf_counter()
+    while time.perf_counter() - started < timeout:
+        try:
+            if httpx.get(f"{base}/_stcore/health", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.01)
+    raise RuntimeError("streamlit did not start")
+
+
+def _wheel(folder: Path, version: str) -> Path:
+    path = folder / f"benchdep-{version}-py3-none-any.whl"
+    dist = f"benchdep-{version}.dist-info"
+    files = {"benchdep/__init__.py": f"VERSION = '{version}'\n",
+             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: benchdep\nVersion: {version}\n",
+             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}  # fmt: skip
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+        archive.writestr(
+            f"{dist}/RECORD", "".join(f"{n},,\n" for n in files) + f"{dist}/RECORD,,\n"
+        )
+    return path
+
+
+def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    (root / "git").mkdir()
+    remote = GitRemote(root / "git")
+    remote.commit({"streamlit_app.py": APP.format(n=0)})
+    (root / "r").mkdir()
+    reloader = ReloaderProcess(root / "r", remote.url)
+    reloader.wait_ready()
+    page = browser.new_page()
+    page.add_init_script(ERROR_RECORDER)
+    page.goto(reloader.url)
+    wait_text(page, "marker 0")
+    results: dict[str, object] = {}
+    try:
+        one_file = []
+        for n in range(1, runs + 1):
+            sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
+            started = time.perf_counter()
+            assert reloader.sync(sha).json()["commit"] == sha
+            wait_text(page, f"marker {n}")
+            one_file.append(time.perf_counter() - started)
+            time.sleep(0.3)
+        results["one_file"] = one_file
+
+        many = []
+        base = runs + 1
+        for k in range(5):
+            n = base + k
+            files = {f"data/file_{i:03}.txt": f"{n}-{i}\n" for i in range(299)}
+            files["streamlit_app.py"] = APP.format(n=n)
+            sha = remote.commit(files)
+            started = time.perf_counter()
+            reloader.sync(sha)
+            wait_text(page, f"marker {n}")
+            many.append(time.perf_counter() - started)
+        results["files_300"] = many
+
+        flashes_before = len(page.evaluate("window.__previewErrors"))
+        base += 5
+        for k in range(20):
+            n = base + k
+            files = {f"helpers/m{n}.py": f"VALUE = 'marker {n}'\n", "helpers/__init__.py": "",
+                     "streamlit_app.py": f"import streamlit as st\nfrom helpers.m{n} import VALUE\nst.title('Bench')\nst.write(VALUE)\n"}  # fmt: skip
+            if k:
+                files[f"helpers/m{n - 1}.py"] = None
+            reloader.sync(remote.commit(files))
+            wait_text(page, f"marker {n}")
+        results["flashes"] = len(page.evaluate("window.__previewErrors")) - flashes_before
+        results["multi_file_updates"] = 20
+
+        base += 20
+        requirements = []
+        for k in range(3):
+            n = base + k
+            wheel = _wheel(root, f"1.{k}")
+            app = f"import streamlit as st\nimport benchdep\nst.title('Bench')\nst.write('marker {n}', benchdep.VERSION)\n"
+            sha = remote.commit(
+                {"requirements.txt": f"benchdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}
+            )
+            started = time.perf_counter()
+            reloader.sync(sha)
+            page.get_by_text(f"marker {n}").first.wait_for(timeout=60_000)
+            requirements.append(time.perf_counter() - started)
+        results["requirements"] = requirements
+        rss = Path(f"/proc/{reloader.process.pid}/status").read_text()
+        results["rss_mb"] = (
+            int(next(ln for ln in rss.splitlines() if ln.startswith("VmRSS")).split()[1]) / 1024
+        )
+    finally:
+        page.close()
+        reloader.stop()
+    return results
+
+
+def cold_start(root: Path, runs: int) -> tuple[list[float], list[float]]:
+    (root / "cold").mkdir()
+    remote = GitRemote(root / "cold")
+    remote.commit({"streamlit_app.py": APP.format(n=0)})
+    ours, baseline = [], []
+    for k in range(runs):
+        folder = root / f"cold{k}"
+        folder.mkdir()
+        started = time.perf_counter()
+        reloader = ReloaderProcess(folder, remote.url)
+        reloader.wait_ready(timeout=60)
+        ours.append(time.perf_counter() - started)
+        reloader.stop()
+
+        clone = folder / "plain"
+        started = time.perf_counter()
+        subprocess.run(["git", "clone", "-q", "--depth", "1", remote.url, str(clone)], check=True)
+        port = free_port()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(clone / "streamlit_app.py"), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=clone, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        _wait_health(f"http://127.0.0.1:{port}")
+        baseline.append(time.perf_counter() - started)
+        process.terminate()
+        process.wait(10)
+    return ours, baseline
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--runs", type=int, default=10)
+    runs = parser.parse_args().runs
+    root = Path(tempfile.mkdtemp(prefix="bench-"))
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        floor_times = floor(browser, root, runs)
+        results = push_to_live(browser, root, runs)
+        browser.close()
+    ours, baseline = cold_start(root, 5)
+    floor_ms = median_ms(floor_times)
+    one = median_ms(results["one_file"])  # type: ignore[arg-type]
+    print(f"floor (edit in place, plain streamlit run): p50 {floor_ms:.0f} ms over {runs}")
+    print(
+        f"push-to-live, one file:  p50 {one:.0f} ms over {runs} ({one / floor_ms:.1f}x the floor)"
+    )
+    print(f"push-to-live, 300 files: p50 {median_ms(results['files_300']):.0f} ms over 5")  # type: ignore[arg-type]
+    print(
+        f"push-to-live, requirements change: p50 {median_ms(results['requirements']):.0f} ms over 3"
+    )  # type: ignore[arg-type]
+    print(
+        f"error flashes: {results['flashes']} over {results['multi_file_updates']} multi-file updates"
+    )
+    print(f"cold start: reloader p50 {median_ms(ours):.0f} ms, clone + streamlit p50 {median_ms(baseline):.0f} ms "
+          f"({median_ms(ours) / median_ms(baseline):.2f}x) over 5")  # fmt: skip
+    print(f"reloader RSS without Streamlit: {results['rss_mb']:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
