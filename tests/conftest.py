@@ -20,8 +20,6 @@ def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
     """No runner, action, reloader or cluster settings leak in from the outside."""
     for key in list(os.environ):
         if key.startswith(("GITHUB_", "INPUT_", "PREVIEW_", "RUNNER_")) or key == "KUBECONFIG":
-            if key == "KUBECONFIG" and os.environ.get("STREAMLIT_PREVIEW_CLUSTER_TESTS"):
-                continue
             monkeypatch.delenv(key)
 
 

@@ -269,10 +269,10 @@ class Supervisor:
                     if connects:
                         self.force_rerun()
                 elif connects > baseline:
-                    await asyncio.sleep(0.3)
+                    await asyncio.sleep(0.1)  # let the new session finish attaching
                     self.force_rerun()
                     return
-            await asyncio.sleep(0.2)
+            await asyncio.sleep(0.1)
 
 
 def _die_with_parent() -> None:
