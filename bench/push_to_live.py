@@ -19,7 +19,6 @@ import subprocess
 import sys
 import tempfile
 import time
-import zipfile
 from pathlib import Path
 
 import httpx
@@ -28,6 +27,7 @@ from playwright.sync_api import sync_playwright
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS, ERROR_RECORDER
 from tests.fixtures.gitrepo import GitRemote
 from tests.fixtures.processes import ReloaderProcess, free_port
+from tests.fixtures.wheels import make_wheel
 
 APP = 'import streamlit as st\nst.title("Bench")\nst.write("marker {n}")\n'
 
@@ -83,21 +83,6 @@ def _wait_health(base: str, timeout: float = 30) -> float:
     raise RuntimeError("streamlit did not start")
 
 
-def _wheel(folder: Path, version: str) -> Path:
-    path = folder / f"benchdep-{version}-py3-none-any.whl"
-    dist = f"benchdep-{version}.dist-info"
-    files = {"benchdep/__init__.py": f"VERSION = '{version}'\n",
-             f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: benchdep\nVersion: {version}\n",
-             f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: bench\nRoot-Is-Purelib: true\nTag: py3-none-any\n"}  # fmt: skip
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, text in files.items():
-            archive.writestr(name, text)
-        archive.writestr(
-            f"{dist}/RECORD", "".join(f"{n},,\n" for n in files) + f"{dist}/RECORD,,\n"
-        )
-    return path
-
-
 def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
     (root / "git").mkdir()
     remote = GitRemote(root / "git")
@@ -151,7 +136,7 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
         requirements = []
         for k in range(3):
             n = base + k
-            wheel = _wheel(root, f"1.{k}")
+            wheel = make_wheel(root, "benchdep", f"1.{k}", f"VERSION = '1.{k}'\n")
             app = f"import streamlit as st\nimport benchdep\nst.title('Bench')\nst.write('marker {n}', benchdep.VERSION)\n"
             sha = remote.commit(
                 {"requirements.txt": f"benchdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}

@@ -57,7 +57,7 @@ def run_demo(*, once: bool, state_dir: Path | None, say: Callable[[str], None]) 
     root = Path(tempfile.mkdtemp(prefix="streamlit-preview-demo-"))
     backend = LocalBackend(state_dir)
     settings = None
-    progress = (lambda line: None) if once else say
+    progress = (lambda line: say(f"           {line}")) if once else say
     try:
         say("streamlit-preview demo" + (" (open, commit, sync, close)" if once else ""))
         with _step("repo", say) as note:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 
@@ -14,7 +15,7 @@ def test_demo_once_opens_syncs_closes_and_exits_0(tmp_path):
         capture_output=True, text=True, timeout=300, cwd=ROOT,
     )  # fmt: skip
     assert result.returncode == 0, result.stderr
-    steps = [line.split()[0] for line in result.stderr.splitlines() if line.startswith("  ")]
+    steps = re.findall(r"^  (\w+) +\d+\.\d\d s", result.stderr, re.M)
     assert steps == ["repo", "open", "commit", "sync", "close"]
     assert "page now shows commit" in result.stderr
     assert not list((tmp_path / "environments").glob("*.json"))

@@ -7,12 +7,12 @@ import signal
 import subprocess
 import sys
 import time
-import zipfile
 from pathlib import Path
 
 import httpx
 
 from tests.fixtures.processes import wait_for
+from tests.fixtures.wheels import make_wheel
 
 
 def _streamlit_text(reloader) -> str:  # type: ignore[no-untyped-def]
@@ -61,25 +61,8 @@ def test_missing_app_file_keeps_supervisor_up_and_recovers(remote, reloader):
     wait_for(lambda: reloader.http.get("/readyz").status_code == 200, timeout=30)
 
 
-def _wheel(folder: Path, name: str, version: str, body: str) -> Path:
-    """A minimal pure-Python wheel, so installs need no network."""
-    path = folder / f"{name}-{version}-py3-none-any.whl"
-    dist = f"{name}-{version}.dist-info"
-    files = {
-        f"{name}/__init__.py": body,
-        f"{dist}/METADATA": f"Metadata-Version: 2.1\nName: {name}\nVersion: {version}\n",
-        f"{dist}/WHEEL": "Wheel-Version: 1.0\nGenerator: test\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
-    }
-    with zipfile.ZipFile(path, "w") as archive:
-        for arc, text in files.items():
-            archive.writestr(arc, text)
-        record = "".join(f"{arc},,\n" for arc in files) + f"{dist}/RECORD,,\n"
-        archive.writestr(f"{dist}/RECORD", record)
-    return path
-
-
 def test_requirements_change_installs_and_restarts(tmp_path, remote, reloader):
-    wheel = _wheel(tmp_path, "previewdep", "1.0", "GREETING = 'from the new dependency'\n")
+    wheel = make_wheel(tmp_path, "previewdep", "1.0", "GREETING = 'from the new dependency'\n")
     app = (
         "import pathlib, streamlit as st\nimport previewdep\n"
         "pathlib.Path('seen.txt').write_text(previewdep.GREETING)\nst.write(previewdep.GREETING)\n"
@@ -136,3 +119,12 @@ def test_app_symlink_escaping_the_repository_is_refused(tmp_path, remote, start_
     assert "outside the repository" in status["last_error"]
     assert status["streamlit"]["pid"] is None
     assert reloader.http.get("/readyz").status_code == 503
+
+
+def test_streamlit_config_change_restarts_streamlit(remote, reloader):
+    pid = reloader.status()["streamlit"]["pid"]
+    new = remote.commit({".streamlit/config.toml": '[theme]\nbase = "dark"\n'})
+    body = reloader.sync(new).json()
+    assert body["restarted"] is True
+    status = reloader.status()
+    assert status["streamlit"]["pid"] != pid and status["streamlit"]["state"] == "running"
