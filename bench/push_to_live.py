@@ -133,19 +133,27 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
         results["multi_file_updates"] = 20
 
         base += 20
-        requirements = []
-        for k in range(3):
+        added, upgraded = [], []
+        for k in range(6):
             n = base + k
-            wheel = make_wheel(root, "benchdep", f"1.{k}", f"VERSION = '1.{k}'\n")
-            app = f"import streamlit as st\nimport benchdep\nst.title('Bench')\nst.write('marker {n}', benchdep.VERSION)\n"
-            sha = remote.commit(
-                {"requirements.txt": f"benchdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}
+            # The first three add a new package (the common case); the last three change the
+            # version of one already imported, which needs a Streamlit restart.
+            name, version = (f"benchdep{k}", "1.0") if k < 3 else ("benchdep0", f"1.{k}")
+            wheel = make_wheel(root, name, version, f"VERSION = '{version}'\n")
+            lines = "".join(
+                f"benchdep{j} @ {(root / f'benchdep{j}-1.0-py3-none-any.whl').as_uri()}\n"
+                for j in range(min(k, 3))
+                if j
             )
+            requirement = f"{name} @ {wheel.as_uri()}\n" + lines
+            app = f"import streamlit as st\nimport {name}\nst.title('Bench')\nst.write('marker {n}', {name}.VERSION)\n"
+            sha = remote.commit({"requirements.txt": requirement, "streamlit_app.py": app})
             started = time.perf_counter()
             reloader.sync(sha)
             page.get_by_text(f"marker {n}").first.wait_for(timeout=60_000)
-            requirements.append(time.perf_counter() - started)
-        results["requirements"] = requirements
+            (added if k < 3 else upgraded).append(time.perf_counter() - started)
+        results["requirements_added"] = added
+        results["requirements_upgraded"] = upgraded
         rss = Path(f"/proc/{reloader.process.pid}/status").read_text()
         results["rss_mb"] = (
             int(next(ln for ln in rss.splitlines() if ln.startswith("VmRSS")).split()[1]) / 1024

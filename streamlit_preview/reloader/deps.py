@@ -1,10 +1,11 @@
-"""The app's Python dependencies, installed into an environment beside the image's packages.
+"""The app's Python dependencies, installed into one environment beside the image's packages.
 
-Each distinct dependency list gets its own virtual environment under the runtime folder,
-keyed by a hash of the list, so a failed install never touches the environment the running
-app uses, and going back to an earlier list reuses its environment. The environment sees
-the image's packages (a `.pth` file), so only what is missing is installed, and the image's
-own packages are never modified.
+Streamlit always runs from this virtual environment. It sees the image's packages (a `.pth`
+file), so pip installs only what is missing and never modifies the image's own packages.
+Because the running Streamlit already has the environment on its `sys.path`, a package that
+is only *added* is importable at once: a rerun shows it, no restart needed. A restart is
+needed only when an install replaces or removes something the app may already have
+imported (a changed version, a package that shadows one of the image's, a new `.pth`).
 
 Sources, in order: `requirements.txt`; else the `[project].dependencies` of `pyproject.toml`
 (the app is not installed as a package: Streamlit apps are run, not imported).
@@ -12,14 +13,15 @@ Sources, in order: `requirements.txt`; else the `[project].dependencies` of `pyp
 
 from __future__ import annotations
 
-import hashlib
+import importlib.metadata
 import logging
-import shutil
+import re
 import site
 import subprocess
 import sys
 import tomllib
 import venv
+from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ServiceError
@@ -28,18 +30,19 @@ logger = logging.getLogger(__name__)
 
 DEPENDENCY_FILES = ("requirements.txt", "pyproject.toml")
 INSTALL_TIMEOUT_SECONDS = 900
+_DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 
 
-def read_requirements(checkout: Path) -> str | None:
-    """The requirement lines the app declares, or None when it declares none."""
-    requirements = checkout / "requirements.txt"
-    if requirements.is_file():
-        text = requirements.read_text()
+def read_requirements(read: Callable[[str], bytes | None]) -> str | None:
+    """The requirement lines the app declares (None: none), from `read(path)`."""
+    requirements = read("requirements.txt")
+    if requirements is not None:
+        text = requirements.decode(errors="replace")
         return text if _has_requirements(text) else None
-    pyproject = checkout / "pyproject.toml"
-    if pyproject.is_file():
+    pyproject = read("pyproject.toml")
+    if pyproject is not None:
         try:
-            data = tomllib.loads(pyproject.read_text())
+            data = tomllib.loads(pyproject.decode(errors="replace"))
         except tomllib.TOMLDecodeError as exc:
             raise ServiceError(f"pyproject.toml: cannot parse: {exc}") from None
         deps = data.get("project", {}).get("dependencies") or []
@@ -51,53 +54,56 @@ def _has_requirements(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
 
 
-class Environments:
-    """Virtual environments for dependency lists, created on demand under `root`."""
+def _normalise(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+class AppEnvironment:
+    """The virtual environment Streamlit runs from; created once, grows with installs."""
 
     def __init__(self, root: Path, *, env: dict[str, str]) -> None:
         self.root = root
         self.env = env
+        self.python = str(root / "bin" / "python")
+        self._purelib: Path | None = None
+        self._image_packages = {
+            _normalise(d.metadata["Name"] or "") for d in importlib.metadata.distributions()
+        }
 
-    def python_for(self, requirements: str | None, *, cwd: Path) -> str:
-        """The interpreter that runs the app with `requirements` installed (blocking)."""
-        if requirements is None:
-            return sys.executable
-        key = hashlib.sha256(requirements.encode()).hexdigest()[:16]
-        target = self.root / key
-        python = target / "bin" / "python"
-        if (target / ".complete").exists():
-            return str(python)
-        shutil.rmtree(target, ignore_errors=True)
-        target.mkdir(parents=True)
-        try:
-            self._create(target)
-            self._install(python, target / "requirements.txt", requirements, cwd=cwd)
-        except BaseException:
-            shutil.rmtree(target, ignore_errors=True)
-            raise
-        (target / ".complete").touch()
-        return str(python)
-
-    def _create(self, target: Path) -> None:
-        venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(target)
+    def create(self) -> None:
+        """Make the environment (milliseconds: no pip inside, it uses the image's)."""
+        venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(self.root)
         purelib = subprocess.run(
-            [str(target / "bin" / "python"), "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"],
+            [self.python, "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"],
             capture_output=True, text=True, check=True, timeout=60,
         ).stdout.strip()  # fmt: skip
-        # Let the new environment see every package of the interpreter running us.
+        self._purelib = Path(purelib)
+        # Let the environment see every package of the interpreter running us.
         base_paths = [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
         base_paths += [p for p in site.getsitepackages() if p not in base_paths]
-        Path(purelib, "_streamlit_preview_base.pth").write_text("\n".join(base_paths) + "\n")
+        (self._purelib / "_streamlit_preview_base.pth").write_text("\n".join(base_paths) + "\n")
 
-    def _install(self, python: Path, file: Path, requirements: str, *, cwd: Path) -> None:
+    def _installed(self) -> tuple[dict[str, str], set[str]]:
+        """(package → version, .pth files) installed in the environment itself."""
+        assert self._purelib is not None
+        packages = {}
+        for entry in self._purelib.glob("*.dist-info"):
+            match = _DIST_INFO.match(entry.name)
+            if match:
+                packages[_normalise(match["name"])] = match["version"]
+        return packages, {p.name for p in self._purelib.glob("*.pth")}
+
+    def install(self, requirements: str, *, cwd: Path) -> bool:
+        """Install `requirements` (blocking); True when Streamlit must restart to see them."""
+        before, pth_before = self._installed()
+        file = self.root / "requirements.txt"
         file.write_text(requirements)
         # The environment's own interpreter runs pip (it sees the image's pip through the
         # .pth file): a second faster than `pip --python`, which re-launches itself.
         command = [
-            str(python), "-m", "pip", "install",
-            "--disable-pip-version-check", "--no-input", "--progress-bar", "off", "-r", str(file),
+            self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
+            "--progress-bar", "off", "-r", str(file),
         ]  # fmt: skip
-        logger.info("installing the app's requirements")
         try:
             result = subprocess.run(
                 command, cwd=cwd, env=self.env, capture_output=True, text=True,
@@ -108,8 +114,13 @@ class Environments:
                 f"installing requirements took longer than {INSTALL_TIMEOUT_SECONDS} s"
             ) from None
         for line in (result.stdout + result.stderr).splitlines():
-            logger.info("[pip] %s", line)
+            logger.debug("[pip] %s", line)
+        after, pth_after = self._installed()
         if result.returncode != 0:
-            errors = [ln for ln in result.stderr.splitlines() if ln.strip()]
+            errors = [ln for ln in result.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
             reason = errors[-1] if errors else f"pip exited with {result.returncode}"
             raise ServiceError(f"installing requirements failed: {reason.strip()}")
+        changed = any(after.get(name) != version for name, version in before.items())
+        added = set(after) - set(before)
+        shadows_image = bool(added & self._image_packages)
+        return changed or shadows_image or pth_after != pth_before

@@ -215,6 +215,22 @@ class Checkout:
             parent.rmdir()
             parent = parent.parent
 
+    def changed_paths(self, target: str) -> list[str]:
+        """Paths that differ between the checkout and `target` (before applying it)."""
+        raw = self._git("diff-tree", "-r", "-z", "--no-renames", "--name-only", self.head(), target)
+        return [p for p in raw.split("\0") if p]
+
+    def read_at(self, commit: str, rel: str) -> bytes | None:
+        """The content of `rel` in `commit`, or None when the commit has no such file."""
+        repo = git.Repo(self.path)
+        try:
+            blob = repo.commit(commit).tree / rel
+            return blob.data_stream.read()
+        except (KeyError, ValueError):
+            return None
+        finally:
+            repo.close()
+
     def read_file(self, rel: str) -> bytes | None:
         """The checked-out content of `rel`, or None when absent."""
         try:

@@ -21,7 +21,7 @@ import uvicorn
 from ..errors import EXIT_FAILURE, PreviewError
 from .config import ReloaderSettings, child_environment, parse_settings
 from .control import build_app
-from .deps import Environments
+from .deps import AppEnvironment
 from .service import Reloader
 from .supervisor import StreamlitOptions, Supervisor
 
@@ -54,7 +54,7 @@ def build_reloader(settings: ReloaderSettings, runtime: Path) -> Reloader:
     return Reloader(
         settings,
         supervisor=Supervisor(options),
-        environments=Environments(runtime / "envs", env=env),
+        environment=AppEnvironment(runtime / "app-env", env=env),
     )
 
 

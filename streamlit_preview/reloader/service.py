@@ -10,13 +10,14 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import PurePosixPath
 
 from ..errors import ServiceError, SyncError, UnknownCommitError
 from .config import ReloaderSettings
-from .deps import DEPENDENCY_FILES, Environments, read_requirements
+from .deps import DEPENDENCY_FILES, AppEnvironment, read_requirements
 from .gitsync import Changes, Checkout, public_url
 from .singleflight import SingleFlight
 from .supervisor import Supervisor
@@ -47,7 +48,7 @@ class Reloader:
         settings: ReloaderSettings,
         *,
         supervisor: Supervisor,
-        environments: Environments,
+        environment: AppEnvironment,
     ) -> None:
         self.settings = settings
         self.checkout = Checkout(
@@ -55,7 +56,7 @@ class Reloader:
             token=settings.git_token, main_script=settings.app,
         )  # fmt: skip
         self.supervisor = supervisor
-        self.environments = environments
+        self.environment = environment
         self.commit: str | None = None
         self.synced_at: str | None = None
         self.last_error: str | None = None
@@ -80,7 +81,9 @@ class Reloader:
         self.synced_at = _now()
         self.last_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
-        await self._install_requirements()
+        await asyncio.to_thread(self.environment.create)
+        self.supervisor.options.python = self.environment.python
+        await self._install_requirements(self.checkout.read_file)
         self._check_app()
         if self._app_runnable():
             await self.supervisor.start()
@@ -108,10 +111,19 @@ class Reloader:
             except UnknownCommitError:
                 unknown.add(sha)
         previous = self.checkout.head()
+        self.last_error = None
+        # Install first, from the new commit: when its files land (and Streamlit reruns by
+        # itself), what they import is already there.
+        must_restart = False
+        incoming = await asyncio.to_thread(self.checkout.changed_paths, head)
+        if any(p in DEPENDENCY_FILES for p in incoming):
+            must_restart = await self._install_requirements(
+                lambda p: self.checkout.read_at(head, p)
+            )
         changes = await asyncio.to_thread(self.checkout.apply, head)
         self.commit = head
         self.synced_at = _now()
-        restarted = await self._react(changes) if changes else False
+        restarted = await self._react(changes, must_restart) if changes else False
         if changes:
             logger.info(
                 "synced %s -> %s (%d files%s)", previous[:12], head[:12], len(changes.paths),
@@ -119,12 +131,8 @@ class Reloader:
             )  # fmt: skip
         return SyncOutcome(head, previous, bool(changes), restarted, frozenset(unknown))
 
-    async def _react(self, changes: Changes) -> bool:
+    async def _react(self, changes: Changes, restart: bool) -> bool:
         """Make the running app show the new files; True when Streamlit was restarted."""
-        self.last_error = None
-        restart = False
-        if any(p in DEPENDENCY_FILES for p in changes.paths):
-            restart = await self._install_requirements()
         if any(p in _RESTART_FILES for p in changes.paths):
             restart = True
         self._check_app()
@@ -137,32 +145,37 @@ class Reloader:
             # Nobody is looking: old modules would linger in sys.modules, start fresh.
             restart = metrics is not None and metrics[0] == 0
         if restart:
+            started = time.monotonic()
             await self.supervisor.restart()
             self._spawn(self.supervisor.rerun_on_reconnect())
             # Answer once the new process serves, so "synced" means "live".
             await self.supervisor.wait_running(RESTART_WAIT_SECONDS)
+            logger.info("streamlit restarted in %.1f s", time.monotonic() - started)
             return True
         if self.settings.app not in changes.paths and _needs_forced_rerun(changes):
             self.supervisor.force_rerun()
         return False
 
-    async def _install_requirements(self) -> bool:
-        """Install the app's requirements if they changed; True when the interpreter changed."""
+    async def _install_requirements(self, read: Callable[[str], bytes | None]) -> bool:
+        """Install the requirements `read` finds if they changed; True if a restart is needed."""
         try:
-            requirements = read_requirements(self.settings.workdir)
+            requirements = read_requirements(read)
             if requirements == self.requirements:
                 return False
-            python = await asyncio.to_thread(
-                self.environments.python_for, requirements, cwd=self.settings.workdir
+            if requirements is None:
+                self.requirements = None
+                return False  # packages no longer listed stay installed: harmless
+            started = time.monotonic()
+            restart = await asyncio.to_thread(
+                self.environment.install, requirements, cwd=self.settings.workdir
             )
+            self.requirements = requirements
+            logger.info("requirements ready in %.1f s", time.monotonic() - started)
+            return restart
         except ServiceError as exc:
             self.last_error = str(exc)
             logger.error("%s; the app keeps its previous packages", exc)
             return False
-        self.requirements = requirements
-        changed = python != self.supervisor.options.python
-        self.supervisor.options.python = python
-        return changed
 
     def _check_app(self) -> None:
         """Report a missing, escaping or broken main script in `last_error`."""

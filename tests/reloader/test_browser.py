@@ -77,3 +77,19 @@ def test_syntax_error_shows_in_page_then_recovers(remote, reloader, page):
     remote.commit({"streamlit_app.py": 'import streamlit as st\nst.title("Hello repaired")\n'})
     reloader.sync(remote.head())
     page.get_by_text("Hello repaired").wait_for(timeout=10_000)
+
+
+def test_new_requirement_reaches_the_open_tab_without_an_error(tmp_path, remote, reloader, page):
+    """The package is installed before the script that imports it lands: no ImportError."""
+    from tests.fixtures.wheels import make_wheel
+
+    _open(page, reloader)
+    wheel = make_wheel(tmp_path, "previewdep", "1.0", "GREETING = 'hello from a new package'\n")
+    app = 'import streamlit as st\nimport previewdep\nst.title("Hello version 1")\nst.write(previewdep.GREETING)\n'
+    new = remote.commit(
+        {"requirements.txt": f"previewdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}
+    )
+
+    assert reloader.sync(new).json()["restarted"] is False
+    page.get_by_text("hello from a new package").wait_for(timeout=15_000)
+    assert page.evaluate("window.__previewErrors") == []

@@ -61,23 +61,22 @@ def test_missing_app_file_keeps_supervisor_up_and_recovers(remote, reloader):
     wait_for(lambda: reloader.http.get("/readyz").status_code == 200, timeout=30)
 
 
-def test_requirements_change_installs_and_restarts(tmp_path, remote, reloader):
-    wheel = make_wheel(tmp_path, "previewdep", "1.0", "GREETING = 'from the new dependency'\n")
-    app = (
-        "import pathlib, streamlit as st\nimport previewdep\n"
-        "pathlib.Path('seen.txt').write_text(previewdep.GREETING)\nst.write(previewdep.GREETING)\n"
-    )
-    new = remote.commit(
-        {"requirements.txt": f"previewdep @ {wheel.as_uri()}\n", "streamlit_app.py": app}
-    )
+def test_new_requirement_needs_no_restart_but_a_new_version_does(tmp_path, remote, reloader):
+    pid = reloader.status()["streamlit"]["pid"]
+    first = make_wheel(tmp_path, "previewdep", "1.0", "GREETING = 'one'\n")
+    added = remote.commit({"requirements.txt": f"previewdep @ {first.as_uri()}\n"})
 
-    body = reloader.sync(new).json()
+    body = reloader.sync(added).json()
 
-    assert body["restarted"] is True
+    assert body["restarted"] is False
     status = reloader.status()
     assert status["last_error"] is None and status["requirements"] is True
-    child = status["streamlit"]["pid"]
-    assert "envs" in Path(f"/proc/{child}/cmdline").read_text()
+    assert status["streamlit"]["pid"] == pid
+    assert "app-env" in Path(f"/proc/{pid}/cmdline").read_text()
+
+    second = make_wheel(tmp_path, "previewdep", "2.0", "GREETING = 'two'\n")
+    upgraded = remote.commit({"requirements.txt": f"previewdep @ {second.as_uri()}\n"})
+    assert reloader.sync(upgraded).json()["restarted"] is True
     import_check = subprocess.run([sys.executable, "-c", "import previewdep"], capture_output=True)
     assert import_check.returncode != 0, "the image's own environment must stay untouched"
 
