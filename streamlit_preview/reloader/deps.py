@@ -19,6 +19,7 @@ import re
 import site
 import subprocess
 import sys
+import sysconfig
 import tomllib
 import venv
 from collections.abc import Callable
@@ -73,11 +74,9 @@ class AppEnvironment:
     def create(self) -> None:
         """Make the environment (milliseconds: no pip inside, it uses the image's)."""
         venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(self.root)
-        purelib = subprocess.run(
-            [self.python, "-c", "import sysconfig;print(sysconfig.get_paths()['purelib'])"],
-            capture_output=True, text=True, check=True, timeout=60,
-        ).stdout.strip()  # fmt: skip
-        self._purelib = Path(purelib)
+        root = str(self.root)
+        self._purelib = Path(sysconfig.get_path("purelib", "venv", vars={"base": root, "platbase": root}))
+        self._purelib.mkdir(parents=True, exist_ok=True)
         # Let the environment see every package of the interpreter running us.
         base_paths = [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]
         base_paths += [p for p in site.getsitepackages() if p not in base_paths]
