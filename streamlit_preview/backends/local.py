@@ -249,7 +249,9 @@ class LocalBackend:
                 raise RolloutError(f"{record.environment} not ready after {timeout} s: {reason}")
             if elapsed - last_said >= 2:
                 last_said = elapsed
-                state = (status.get("streamlit") or {}).get("state", "cloning")
+                state = status.get("phase", "starting")
+                if state == "serving":
+                    state = f"Streamlit {(status.get('streamlit') or {}).get('state', 'starting')}"
                 extra = f" ({status['last_error']})" if status.get("last_error") else ""
                 progress(f"waiting for {record.environment}: {state}{extra}, {elapsed:.0f} s")
             time.sleep(0.1)

@@ -75,7 +75,9 @@ class AppEnvironment:
         """Make the environment (milliseconds: no pip inside, it uses the image's)."""
         venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(self.root)
         root = str(self.root)
-        self._purelib = Path(sysconfig.get_path("purelib", "venv", vars={"base": root, "platbase": root}))
+        self._purelib = Path(
+            sysconfig.get_path("purelib", "venv", vars={"base": root, "platbase": root})
+        )
         self._purelib.mkdir(parents=True, exist_ok=True)
         # Let the environment see every package of the interpreter running us.
         base_paths = [p for p in sys.path if p and Path(p).is_dir() and "site-packages" in p]

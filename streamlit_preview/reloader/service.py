@@ -61,6 +61,7 @@ class Reloader:
         self.synced_at: str | None = None
         self.last_error: str | None = None
         self.requirements: str | None = None
+        self.phase = "cloning"  # cloning → installing requirements → starting → serving
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()
 
@@ -83,10 +84,13 @@ class Reloader:
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         await asyncio.to_thread(self.environment.create)
         self.supervisor.options.python = self.environment.python
+        self.phase = "installing requirements"
         await self._install_requirements(self.checkout.read_file)
         self._check_app()
+        self.phase = "starting"
         if self._app_runnable():
             await self.supervisor.start()
+        self.phase = "serving"
 
     # -- sync ---------------------------------------------------------------------------
 
@@ -226,6 +230,7 @@ class Reloader:
             "app": self.settings.app,
             "repo": public_url(self.settings.repo),
             "synced_at": self.synced_at,
+            "phase": self.phase,
             "fetches": self.checkout.fetches,
             "syncs": self._sync.runs,
             "last_error": last_error,
