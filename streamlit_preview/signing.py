@@ -42,11 +42,19 @@ def is_commit_sha(value: object) -> bool:
     return isinstance(value, str) and bool(_SHA_PATTERN.match(value))
 
 
-def sync_request(secret: bytes, sha: str | None = None) -> tuple[bytes, dict[str, str]]:
-    """Build the body and headers of a signed `/sync` request."""
+def sync_request(
+    secret: bytes, sha: str | None = None, *, git_token: str | None = None
+) -> tuple[bytes, dict[str, str]]:
+    """Build the body and headers of a signed `/sync` request.
+
+    `git_token` (optional, private repositories) replaces the reloader's git credential:
+    a workflow's token dies with its job, so each sync brings the current one.
+    """
     payload: dict[str, object] = {"timestamp": int(time.time())}
     if sha:
         payload["sha"] = sha
+    if git_token:
+        payload["git_token"] = git_token
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
     return body, headers

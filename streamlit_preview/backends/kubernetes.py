@@ -297,7 +297,7 @@ class KubernetesBackend:
                     progress(f"  log {pod_name}: {line}")
 
     def _post_sync(self, settings: Settings, key: str, sha: str | None) -> dict[str, Any]:
-        body, headers = sync_request(key.encode(), sha)
+        body, headers = sync_request(key.encode(), sha, git_token=settings.git_token)
         if settings.webhook_url:
             status, data = self._post_webhook(settings.webhook_url, body, headers)
         else:

@@ -66,8 +66,11 @@ def build_app(
         sha = payload.get("sha")
         if sha is not None and not is_commit_sha(sha):
             return _error(400, "sha: expected a 40-character hex commit id")
+        git_token = payload.get("git_token")
+        if git_token is not None and (not isinstance(git_token, str) or not git_token.strip()):
+            return _error(400, "git_token: expected a non-empty string")
         try:
-            outcome, duration_ms = await reloader.sync(sha)
+            outcome, duration_ms = await reloader.sync(sha, git_token=git_token)
         except UnknownCommitError as exc:
             return _error(409, str(exc))
         except SyncError as exc:

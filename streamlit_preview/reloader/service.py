@@ -94,9 +94,17 @@ class Reloader:
 
     # -- sync ---------------------------------------------------------------------------
 
-    async def sync(self, sha: str | None) -> tuple[SyncOutcome, float]:
-        """Bring the checkout to the branch head; raise `UnknownCommitError` for a bad sha."""
+    async def sync(
+        self, sha: str | None, *, git_token: str | None = None
+    ) -> tuple[SyncOutcome, float]:
+        """Bring the checkout to the branch head; raise `UnknownCommitError` for a bad sha.
+
+        `git_token` replaces the git credential from this sync on (a workflow's token dies
+        with its job; each sync brings the current one).
+        """
         started = time.monotonic()
+        if git_token:
+            self.checkout.token = git_token.strip()
         if self.commit is None:
             raise SyncError("the first clone has not finished yet")
         outcome = await self._sync(sha)

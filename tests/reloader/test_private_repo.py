@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from streamlit_preview.signing import sync_request
 from tests.fixtures.githttp import PrivateGitServer
 from tests.fixtures.processes import wait_for
 
@@ -59,3 +60,25 @@ def test_wrong_token_reports_an_error_without_the_token(
     assert "clone failed" in status["last_error"]
     assert TOKEN not in reloader.http.get("/status").text and TOKEN not in reloader.log()
     assert reloader.http.get("/readyz").status_code == 503
+
+
+def test_a_sync_brings_the_current_token_when_the_old_one_expired(
+    tmp_path, remote, private_server, start_reloader
+):
+    """A workflow's token dies with its job: each signed sync carries the current one."""
+    token_file = tmp_path / "token"
+    token_file.write_text(TOKEN)
+    reloader = start_reloader(
+        private_server.url("remote.git"), extra_env={"PREVIEW_GIT_TOKEN_FILE": str(token_file)}
+    )
+    reloader.wait_ready()
+    private_server.token = "ghs_TheNextJobsToken0987654321"
+    new = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('rotated')\n"})
+
+    stale = reloader.sync(new)
+    assert stale.status_code == 503 and TOKEN not in stale.text
+
+    body, headers = sync_request(reloader.secret, new, git_token=private_server.token)
+    fresh = reloader.http.post("/sync", content=body, headers=headers)
+    assert fresh.status_code == 200 and fresh.json()["commit"] == new
+    assert private_server.token not in reloader.log() + reloader.http.get("/status").text
