@@ -48,6 +48,22 @@ class Changes:
         return bool(self.paths)
 
 
+@dataclass(frozen=True)
+class Update:
+    """A planned move to `target`: (status, new mode, new blob, path) per changed path."""
+
+    target: str
+    entries: list[tuple[str, str, str, str]]
+
+    @property
+    def changes(self) -> Changes:
+        return Changes(
+            added=tuple(p for s, _, _, p in self.entries if s == "A"),
+            modified=tuple(p for s, _, _, p in self.entries if s not in "AD"),
+            deleted=tuple(p for s, _, _, p in self.entries if s == "D"),
+        )
+
+
 @dataclass
 class Checkout:
     """A shallow single-branch checkout at `path` that follows `branch` of `url`.
@@ -109,8 +125,7 @@ class Checkout:
             origin = self._git("config", "--get", "remote.origin.url")
             if origin != self.url:
                 raise SyncError(f"{self.path} holds a checkout of another repository")
-            self.fetch()
-            self.apply(self._git("rev-parse", f"refs/remotes/origin/{self.branch}"))
+            self.apply(self.plan(self.fetch()))
             return self.head()
         if self.path.exists() and any(self.path.iterdir()):
             raise SyncError(f"{self.path} is not empty and is not a checkout of the repository")
@@ -157,25 +172,26 @@ class Checkout:
         if not self.has_commit(sha):
             raise UnknownCommitError(f"commit {sha} was not found on branch {self.branch!r}")
 
-    def apply(self, target: str) -> Changes:
-        """Bring the working tree to `target` file by file; return what changed."""
+    def plan(self, target: str) -> Update:
+        """What bringing the working tree to `target` will change (nothing is written)."""
         current = self.head()
         if current == target:
-            return Changes()
+            return Update(target, [])
         raw = self._git("diff-tree", "-r", "-z", "--no-renames", current, target)
-        entries = _parse_raw_diff(raw)
+        return Update(target, _parse_raw_diff(raw))
+
+    def apply(self, update: Update) -> Changes:
+        """Carry out a planned update file by file; return what changed."""
+        if not update.entries:
+            return Changes()
         try:
-            self._write_entries(entries)
+            self._write_entries(update.entries)
         except OSError as exc:
             logger.warning("file-by-file update failed (%s); falling back to a hard reset", exc)
-            self._git("reset", "--hard", "-q", target)
+            self._git("reset", "--hard", "-q", update.target)
         else:
-            self._git("reset", "--mixed", "-q", target)
-        return Changes(
-            added=tuple(p for s, _, _, p in entries if s == "A"),
-            modified=tuple(p for s, _, _, p in entries if s not in "AD"),
-            deleted=tuple(p for s, _, _, p in entries if s == "D"),
-        )
+            self._git("reset", "--mixed", "-q", update.target)
+        return update.changes
 
     def _write_entries(self, entries: list[tuple[str, str, str, str]]) -> None:
         repo = git.Repo(self.path)
@@ -214,11 +230,6 @@ class Checkout:
         while parent != self.path and parent.is_dir() and not any(parent.iterdir()):
             parent.rmdir()
             parent = parent.parent
-
-    def changed_paths(self, target: str) -> list[str]:
-        """Paths that differ between the checkout and `target` (before applying it)."""
-        raw = self._git("diff-tree", "-r", "-z", "--no-renames", "--name-only", self.head(), target)
-        return [p for p in raw.split("\0") if p]
 
     def read_at(self, commit: str, rel: str) -> bytes | None:
         """The content of `rel` in `commit`, or None when the commit has no such file."""

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import PurePosixPath
+from pathlib import Path, PurePosixPath
 
 from ..errors import ServiceError, SyncError, UnknownCommitError
 from .config import ReloaderSettings
@@ -127,12 +127,12 @@ class Reloader:
         # Install first, from the new commit: when its files land (and Streamlit reruns by
         # itself), what they import is already there.
         must_restart = False
-        incoming = await asyncio.to_thread(self.checkout.changed_paths, head)
-        if any(p in DEPENDENCY_FILES for p in incoming):
+        update = await asyncio.to_thread(self.checkout.plan, head)
+        if any(p in DEPENDENCY_FILES for p in update.changes.paths):
             must_restart = await self._install_requirements(
                 lambda p: self.checkout.read_at(head, p)
             )
-        changes = await asyncio.to_thread(self.checkout.apply, head)
+        changes = await asyncio.to_thread(self.checkout.apply, update)
         self.commit = head
         self.synced_at = _now()
         restarted = await self._react(changes, must_restart) if changes else False
@@ -196,11 +196,16 @@ class Reloader:
             self.last_error = problem
             logger.error("%s", problem)
 
+    def _app_file(self) -> Path | None:
+        """The main script, resolved; None when it (or a link on the way) leaves the checkout."""
+        root = self.settings.workdir.resolve()
+        path = (root / self.settings.app).resolve()
+        return path if path.is_relative_to(root) else None
+
     def _app_problem(self) -> str | None:
         app = self.settings.app
-        root = self.settings.workdir.resolve()
-        path = (root / app).resolve()
-        if not path.is_relative_to(root):
+        path = self._app_file()
+        if path is None:
             return f"app {app!r} resolves outside the repository"
         if not path.is_file():
             return f"app {app!r} is not in commit {(self.commit or '')[:12]}"
@@ -213,9 +218,8 @@ class Reloader:
         return None
 
     def _app_runnable(self) -> bool:
-        root = self.settings.workdir.resolve()
-        path = (root / self.settings.app).resolve()
-        return path.is_relative_to(root) and path.is_file()
+        path = self._app_file()
+        return path is not None and path.is_file()
 
     def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
         task = asyncio.create_task(coroutine)

@@ -53,7 +53,7 @@ def test_apply_matches_a_fresh_clone_through_renames_types_links_and_modes(tmp_p
         git("commit", "-q", "-m", "step", cwd=remote.work)
         remote.push()
 
-        changes = checkout.apply(checkout.fetch())
+        changes = checkout.apply(checkout.plan(checkout.fetch()))
 
         assert changes
         fresh = tmp_path / f"fresh{len(os.listdir(tmp_path))}"
@@ -66,7 +66,7 @@ def test_fetch_counts_and_unchanged_apply_is_empty(tmp_path, remote):
     checkout = Checkout(url=remote.url, branch="main", path=tmp_path / "co")
     checkout.clone()
     head = checkout.fetch()
-    assert not checkout.apply(head)
+    assert not checkout.apply(checkout.plan(head))
     assert checkout.fetches == 2
 
 
