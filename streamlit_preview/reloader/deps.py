@@ -13,6 +13,7 @@ Sources, in order: `requirements.txt`; else the `[project].dependencies` of `pyp
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import re
@@ -67,9 +68,11 @@ class AppEnvironment:
         self.env = env
         self.python = str(root / "bin" / "python")
         self._purelib: Path | None = None
-        self._image_packages = {
-            _normalise(d.metadata["Name"] or "") for d in importlib.metadata.distributions()
-        }
+
+    @functools.cached_property
+    def _image_packages(self) -> set[str]:
+        """The image's own distributions (read at the first install, not at start-up)."""
+        return {_normalise(d.metadata["Name"] or "") for d in importlib.metadata.distributions()}
 
     def create(self) -> None:
         """Make the environment (milliseconds: no pip inside, it uses the image's)."""
