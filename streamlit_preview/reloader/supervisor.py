@@ -276,9 +276,13 @@ class Supervisor:
 
 
 def _die_with_parent() -> None:
-    """Runs in the child before exec: if the reloader is killed, Streamlit gets SIGTERM."""
+    """Runs in the child before exec: if the reloader dies, so does Streamlit.
+
+    SIGKILL, not SIGTERM: with the reloader gone, Streamlit's own SIGTERM handler writes
+    "Stopping..." to a pipe nobody reads and the process lingers, holding its port.
+    """
     with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

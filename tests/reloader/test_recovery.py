@@ -127,3 +127,15 @@ def test_streamlit_config_change_restarts_streamlit(remote, reloader):
     assert body["restarted"] is True
     status = reloader.status()
     assert status["streamlit"]["pid"] != pid and status["streamlit"]["state"] == "running"
+
+
+def test_streamlit_dies_with_a_killed_reloader(reloader):
+    """No orphan keeps the port when the reloader itself is killed (OOM, SIGKILL)."""
+    child = reloader.status()["streamlit"]["pid"]
+    os.kill(reloader.process.pid, signal.SIGKILL)
+    reloader.process.wait(10)
+    wait_for(
+        lambda: not Path(f"/proc/{child}").exists(),
+        timeout=10,
+        message="Streamlit outlived its reloader",
+    )
