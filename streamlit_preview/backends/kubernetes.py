@@ -123,11 +123,18 @@ class KubernetesBackend:
         raise ServiceError(f"Kubernetes {method} {path}: {status} {message}{hint}")
 
     def _apply(self, obj: dict[str, Any]) -> dict[str, Any]:
-        _, data = self._call(
+        status, data = self._call(
             "PATCH", object_path(obj), body=obj,
             query=[("fieldManager", FIELD_MANAGER), ("force", "true")],
-            headers={"Content-Type": "application/apply-patch+yaml"},
+            headers={"Content-Type": "application/apply-patch+yaml"}, allow=(404,),
         )  # fmt: skip
+        if status == 404:
+            message = data.get("message", "not found") if isinstance(data, dict) else "not found"
+            if obj["kind"] in ("VirtualService", "HTTPRoute"):
+                message += f" (is the {obj['kind']} CRD installed? see the router input)"
+            else:
+                message += f" (does namespace {self.namespace} exist?)"
+            raise ServiceError(f"Kubernetes PATCH {object_path(obj)}: 404 {message}")
         return data
 
     def _get(self, kind: str, name: str) -> dict[str, Any] | None:
@@ -158,9 +165,15 @@ class KubernetesBackend:
             .get(ANNOTATION_PREFIX + "router")
         )
         objects = render_manifests(settings, webhook_key=key)
-        for obj in objects:
-            self._apply(obj)
-            progress(f"applied {obj['kind']} {self.namespace}/{obj['metadata']['name']}")
+        try:
+            for obj in objects:
+                self._apply(obj)
+                progress(f"applied {obj['kind']} {self.namespace}/{obj['metadata']['name']}")
+        except ServiceError:
+            if secret is None:  # a new environment: leave nothing half-made behind
+                progress(f"removing the partly created {settings.environment}")
+                self.close(settings, progress=progress)
+            raise
         if previous_router and previous_router != settings.router:
             self._delete_routes_except(settings)
         self._wait_for_rollout(settings, progress)

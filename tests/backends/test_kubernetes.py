@@ -146,3 +146,14 @@ def test_unreachable_api_is_a_one_line_service_error(remote):
     with pytest.raises(ServiceError) as caught:
         lifecycle.open_environment(kube, settings(remote), quiet)
     assert "cannot reach the Kubernetes API" in str(caught.value) and "\n" not in str(caught.value)
+
+
+def test_a_failed_first_open_leaves_nothing_half_made(cluster, remote):
+    from streamlit_preview.errors import ServiceError
+
+    api, url = cluster
+    api.missing_kinds = {"virtualservices"}  # Istio is not installed: the route cannot apply
+    with pytest.raises(ServiceError) as caught:
+        lifecycle.open_environment(backend(url), settings(remote), quiet)
+    assert "virtualservices" in str(caught.value) and "404" in str(caught.value)
+    assert api.store == {} and api.pods == {}
