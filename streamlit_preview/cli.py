@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from pathlib import Path
 
 from . import __version__, lifecycle
@@ -89,6 +90,14 @@ def build_parser() -> argparse.ArgumentParser:
     listing.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     listing.add_argument("--kubeconfig", help="path of a kubeconfig")
     _add_common(listing)
+    gc = commands.add_parser("gc", help="delete Kubernetes environments whose ttl has passed")
+    gc.add_argument("--backend", choices=("kubernetes",), default="kubernetes")
+    gc.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
+    gc.add_argument(
+        "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
+    )
+    gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
+    _add_common(gc)
     demo = commands.add_parser("demo", help="a local preview of the example app, in one command")
     demo.add_argument("--once", action="store_true", help="open, push, sync, close, then exit")
     demo.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
@@ -183,6 +192,15 @@ def run(argv: Sequence[str]) -> int:
         return run_demo(once=args.once, state_dir=args.state_dir, say=_say)
     if args.command == "list":
         _print_result(lifecycle.list_environments(make_backend(args)), args.json)
+        return 0
+    if args.command == "gc":
+        backend = make_backend(args)
+        now = datetime.now(UTC)
+        expired = backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)  # type: ignore[attr-defined]
+        if not expired:
+            _say("nothing has expired")
+        if args.json:
+            _print_result(expired, True)
         return 0
     settings = settings_from(args, args.command if args.command != "render" else "open")
     if args.command == "render":

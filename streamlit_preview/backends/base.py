@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Protocol
 
 from ..config import Settings
@@ -26,9 +27,12 @@ class Environment:
     branch: str | None = None
     pr: int | None = None
     repository: str | None = None
+    expires_at: datetime | None = None  # from the `ttl` input (Kubernetes only)
 
     def as_dict(self) -> dict[str, object]:
-        return asdict(self)
+        data = asdict(self)
+        data["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        return data
 
 
 class Backend(Protocol):

@@ -14,6 +14,7 @@ import json
 import logging
 import secrets
 import time
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -204,10 +205,28 @@ class KubernetesBackend:
         )  # fmt: skip
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
+        return self.delete_environment(settings.environment, progress=progress)
+
+    def delete_environment(self, name: str, *, progress: Progress) -> bool:
+        """Delete every object labelled with environment `name`; False when none existed."""
         deleted = 0
         for api, kind, plural in ALL_KINDS:
-            deleted += self._delete_labelled(api, kind, plural, settings.environment, progress)
+            deleted += self._delete_labelled(api, kind, plural, name, progress)
         return deleted > 0
+
+    def collect_expired(
+        self, *, now: datetime, dry_run: bool, progress: Progress
+    ) -> list[Environment]:
+        """Delete the environments whose `expires-at` annotation (from `ttl`) has passed."""
+        expired = [env for env in self.list() if env.expires_at and env.expires_at <= now]
+        for env in expired:
+            progress(
+                f"{env.environment} expired at {env.expires_at:%Y-%m-%d %H:%M} UTC"
+                + (" (dry run)" if dry_run else "")
+            )
+            if not dry_run:
+                self.delete_environment(env.environment, progress=progress)
+        return expired
 
     def list(self) -> list[Environment]:
         _, data = self._call(
@@ -388,10 +407,21 @@ def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
     meta = obj.get("metadata", {})
     annotations = meta.get("annotations") or {}
     pr = annotations.get(ANNOTATION_PREFIX + "pr")
+    expires = annotations.get(ANNOTATION_PREFIX + "expires-at")
     return Environment(
         environment=meta.get("name", ""), url=annotations.get(ANNOTATION_PREFIX + "url") or None,
         commit=annotations.get(ANNOTATION_PREFIX + "sha") or None, status=status,
         namespace=meta.get("namespace"), branch=annotations.get(ANNOTATION_PREFIX + "branch"),
         pr=int(pr) if pr and pr.isdigit() else None,
         repository=annotations.get(ANNOTATION_PREFIX + "repository"),
+        expires_at=_parse_time(expires),
     )  # fmt: skip
+
+
+def _parse_time(text: str | None) -> datetime | None:
+    if not text:
+        return None
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
+    except ValueError:
+        return None

@@ -157,3 +157,25 @@ def test_a_failed_first_open_leaves_nothing_half_made(cluster, remote):
         lifecycle.open_environment(backend(url), settings(remote), quiet)
     assert "virtualservices" in str(caught.value) and "404" in str(caught.value)
     assert api.store == {} and api.pods == {}
+
+
+def test_gc_deletes_only_expired_environments(remote):
+    from datetime import UTC, datetime, timedelta
+
+    with running_api_server(run_pods=False) as (api, url):
+        kube = backend(url)
+        short = build_settings({"domain": "previews.example.com", "ttl": "1h"},
+                               make_target(repository="octo/old-app", repo_url=remote.url, branch="main", pr=1, sha=None))  # fmt: skip
+        lasting = settings(remote)  # the default ttl, 7d
+        kube._reloader_status = lambda settings: {}  # no pods run in this test
+        lifecycle.open_environment(kube, short, quiet)
+        lifecycle.open_environment(kube, lasting, quiet)
+
+        later = datetime.now(UTC) + timedelta(hours=2)
+        assert [
+            e.environment for e in kube.collect_expired(now=later, dry_run=True, progress=quiet)
+        ] == ["old-app-pr-1"]
+        assert any(name == "old-app-pr-1" for _, _, name in api.store)
+
+        kube.collect_expired(now=later, dry_run=False, progress=quiet)
+        assert {name for _, _, name in api.store} == {"demo-app-pr-7"}
