@@ -164,6 +164,28 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
     return results
 
 
+def restart_without_viewers(root: Path, runs: int) -> list[float]:
+    """A .py sync while no tab is open restarts Streamlit (stale modules): its duration."""
+    (root / "nv").mkdir()
+    remote = GitRemote(root / "nv")
+    remote.commit({"streamlit_app.py": APP.format(n=0)})
+    (root / "nvr").mkdir()
+    reloader = ReloaderProcess(root / "nvr", remote.url)
+    reloader.wait_ready()
+    times = []
+    try:
+        for n in range(1, runs + 1):
+            time.sleep(1.0)
+            sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
+            started = time.perf_counter()
+            body = reloader.sync(sha).json()
+            times.append(time.perf_counter() - started)
+            assert body["restarted"], body
+    finally:
+        reloader.stop()
+    return times
+
+
 def cold_start(root: Path, runs: int) -> tuple[list[float], list[float]]:
     (root / "cold").mkdir()
     remote = GitRemote(root / "cold")
@@ -204,6 +226,7 @@ def main() -> None:
         floor_times = floor(browser, root, runs)
         results = push_to_live(browser, root, runs)
         browser.close()
+    no_viewers = restart_without_viewers(root, 6)
     ours, baseline = cold_start(root, 5)
     floor_ms = median_ms(floor_times)
     one = median_ms(results["one_file"])  # type: ignore[arg-type]
@@ -218,6 +241,7 @@ def main() -> None:
     print(
         f"push-to-live, requirement upgraded (restart): p50 {median_ms(results['requirements_upgraded']):.0f} ms over 3"  # type: ignore[arg-type]
     )
+    print(f"sync that restarts Streamlit (no tab open): p50 {median_ms(no_viewers):.0f} ms over 6")
     print(
         f"error flashes: {results['flashes']} over {results['multi_file_updates']} multi-file updates"
     )
