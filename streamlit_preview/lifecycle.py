@@ -20,13 +20,13 @@ def open_environment(backend: Backend, settings: Settings, progress: Progress) -
 
 def sync_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:
     """Bring the environment to the branch head; an environment not there yet is opened."""
-    existing = backend.find(settings)
-    if existing is None:
-        _require_branch(settings, "sync")
-        progress(f"{settings.environment} does not exist yet; opening it instead")
-        return backend.open(settings, progress=progress)
     progress(f"syncing {settings.environment}")
-    return backend.sync(settings, progress=progress)
+    synced = backend.sync(settings, progress=progress)
+    if synced is not None:
+        return synced
+    _require_branch(settings, "sync")
+    progress(f"{settings.environment} does not exist yet; opening it instead")
+    return backend.open(settings, progress=progress)
 
 
 def close_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:

@@ -1,6 +1,6 @@
 """The interface `lifecycle` needs from a place that runs environments.
 
-A third backend (a VM over SSH, say) is one new module implementing these five verbs.
+A third backend (a VM over SSH, say) is one new module implementing these four verbs.
 """
 
 from __future__ import annotations
@@ -35,19 +35,25 @@ class Environment:
         return data
 
 
+def describe_sync(environment: str, answer: dict[str, object]) -> str:
+    """The progress line for a reloader's `/sync` answer."""
+    state = "changed" if answer.get("changed") else "already there"
+    return f"{environment} at {str(answer['commit'])[:12]} ({state})"
+
+
 class Backend(Protocol):
     """Open, sync, close and list environments; every call is idempotent."""
 
     name: str
 
-    def find(self, settings: Settings) -> Environment | None:
-        """The environment of `settings` if it exists (any status), else None."""
-
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
         """Create or update the environment and wait until it serves."""
 
-    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
-        """Bring an existing, live environment to the branch head (or `settings.target.sha`)."""
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
+        """Bring the environment to the branch head (or `settings.target.sha`).
+
+        None when there is no such environment: `lifecycle` then opens it.
+        """
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         """Delete everything of the environment; False when there was nothing to delete."""

@@ -30,7 +30,7 @@ from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownC
 from ..naming import LABEL_INSTANCE, selector_for
 from ..render import ALL_KINDS, ANNOTATION_PREFIX, WEBHOOK_KEY, render_manifests
 from ..signing import sync_request
-from .base import Environment, Progress
+from .base import Environment, Progress, describe_sync
 
 logger = logging.getLogger(__name__)
 
@@ -150,12 +150,6 @@ class KubernetesBackend:
     def _read_secret(self, settings: Settings) -> dict[str, Any] | None:
         return self._get("Secret", settings.environment)
 
-    def find(self, settings: Settings) -> Environment | None:
-        secret = self._read_secret(settings)
-        if secret is None:
-            return None
-        return _environment_of(secret, status="unknown")
-
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
         secret = self._read_secret(settings)
         key = _webhook_key(secret) or secrets.token_hex(32)
@@ -188,16 +182,12 @@ class KubernetesBackend:
             repository=settings.target.repository,
         )  # fmt: skip
 
-    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
-        secret = self._read_secret(settings)
-        key = _webhook_key(secret)
-        if secret is None or key is None:
-            return self.open(settings, progress=progress)
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
+        key = _webhook_key(self._read_secret(settings))
+        if key is None:
+            return None
         answer = self._post_sync(settings, key, settings.target.sha)
-        progress(
-            f"{settings.environment} at {answer['commit'][:12]}"
-            + (" (changed)" if answer.get("changed") else " (already there)")
-        )
+        progress(describe_sync(settings.environment, answer))
         return Environment(
             environment=settings.environment, url=settings.url, commit=answer["commit"],
             status="running", namespace=self.namespace, branch=settings.target.branch,

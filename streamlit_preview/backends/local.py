@@ -30,7 +30,7 @@ from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import sync_request
-from .base import Environment, Progress
+from .base import Environment, Progress, describe_sync
 
 logger = logging.getLogger(__name__)
 
@@ -134,10 +134,6 @@ class LocalBackend:
 
     # -- verbs --------------------------------------------------------------------------
 
-    def find(self, settings: Settings) -> Environment | None:
-        record = self._load(settings.environment)
-        return self._describe(record) if record else None
-
     def list(self) -> list[Environment]:
         if not self.records.is_dir():
             return []
@@ -167,15 +163,14 @@ class LocalBackend:
             raise
         return self._describe(record, "running")
 
-    def sync(self, settings: Settings, *, progress: Progress) -> Environment:
+    def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
         record = self._load(settings.environment)
-        if record is None or not self._alive(record):
+        if record is None:
+            return None
+        if not self._alive(record):
             return self.open(settings, progress=progress)
         answer = self._send_sync(record, settings.target.sha)
-        progress(
-            f"{settings.environment} at {answer['commit'][:12]}"
-            + (" (changed)" if answer["changed"] else " (already there)")
-        )
+        progress(describe_sync(settings.environment, answer))
         return Environment(
             environment=record.environment, url=record.url, commit=answer["commit"],
             status="running", branch=record.branch, pr=record.pr, repository=record.repository,
