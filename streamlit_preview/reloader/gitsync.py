@@ -22,7 +22,7 @@ from urllib.parse import urlsplit
 
 import git
 
-from ..errors import SyncError, UnknownCommitError
+from ..errors import SyncError
 
 logger = logging.getLogger(__name__)
 
@@ -158,19 +158,16 @@ class Checkout:
             return False
         return True
 
-    def ensure_commit(self, sha: str) -> None:
-        """Make sure `sha` exists locally, fetching it by id; `UnknownCommitError` if not."""
+    def fetch_commit(self, sha: str) -> bool:
+        """Make sure `sha` exists locally, fetching it by id; False when the remote lacks it."""
         if self.has_commit(sha):
-            return
+            return True
         self.fetches += 1
         try:
             self._git("fetch", "--depth", "1", "--no-tags", "origin", sha)
         except SyncError:
-            raise UnknownCommitError(
-                f"commit {sha} was not found on branch {self.branch!r}"
-            ) from None
-        if not self.has_commit(sha):
-            raise UnknownCommitError(f"commit {sha} was not found on branch {self.branch!r}")
+            return False
+        return self.has_commit(sha)
 
     def plan(self, target: str) -> Update:
         """What bringing the working tree to `target` will change (nothing is written)."""

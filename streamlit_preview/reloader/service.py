@@ -118,9 +118,7 @@ class Reloader:
         head = await asyncio.to_thread(self.checkout.fetch)
         unknown = set()
         for sha in shas - {head}:
-            try:
-                await asyncio.to_thread(self.checkout.ensure_commit, sha)
-            except UnknownCommitError:
+            if not await asyncio.to_thread(self.checkout.fetch_commit, sha):
                 unknown.add(sha)
         previous = self.checkout.head()
         self.last_error = None
