@@ -83,13 +83,24 @@ def _wait_health(base: str, timeout: float = 30) -> float:
     raise RuntimeError("streamlit did not start")
 
 
-def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
-    (root / "git").mkdir()
-    remote = GitRemote(root / "git")
+def bench_remote(root: Path, name: str) -> GitRemote:
+    """A bare remote under `root/name` holding the bench app at marker 0."""
+    (root / name).mkdir()
+    remote = GitRemote(root / name)
     remote.commit({"streamlit_app.py": APP.format(n=0)})
-    (root / "r").mkdir()
-    reloader = ReloaderProcess(root / "r", remote.url)
-    reloader.wait_ready()
+    return remote
+
+
+def ready_reloader(root: Path, name: str, remote: GitRemote) -> ReloaderProcess:
+    (root / name).mkdir()
+    reloader = ReloaderProcess(root / name, remote.url)
+    reloader.wait_ready(timeout=60)
+    return reloader
+
+
+def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+    remote = bench_remote(root, "git")
+    reloader = ready_reloader(root, "r", remote)
     page = browser.new_page()
     page.add_init_script(ERROR_RECORDER)
     page.goto(reloader.url)
@@ -166,12 +177,8 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
 
 def restart_without_viewers(root: Path, runs: int) -> list[float]:
     """A .py sync while no tab is open restarts Streamlit (stale modules): its duration."""
-    (root / "nv").mkdir()
-    remote = GitRemote(root / "nv")
-    remote.commit({"streamlit_app.py": APP.format(n=0)})
-    (root / "nvr").mkdir()
-    reloader = ReloaderProcess(root / "nvr", remote.url)
-    reloader.wait_ready()
+    remote = bench_remote(root, "nv")
+    reloader = ready_reloader(root, "nvr", remote)
     times = []
     try:
         for n in range(1, runs + 1):
@@ -187,16 +194,12 @@ def restart_without_viewers(root: Path, runs: int) -> list[float]:
 
 
 def cold_start(root: Path, runs: int) -> tuple[list[float], list[float]]:
-    (root / "cold").mkdir()
-    remote = GitRemote(root / "cold")
-    remote.commit({"streamlit_app.py": APP.format(n=0)})
+    remote = bench_remote(root, "cold")
     ours, baseline = [], []
     for k in range(runs):
         folder = root / f"cold{k}"
-        folder.mkdir()
         started = time.perf_counter()
-        reloader = ReloaderProcess(folder, remote.url)
-        reloader.wait_ready(timeout=60)
+        reloader = ready_reloader(root, f"cold{k}", remote)
         ours.append(time.perf_counter() - started)
         reloader.stop()
 
