@@ -17,11 +17,12 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import __version__, lifecycle
+from . import lifecycle
 from .argparsing import OneLineParser
 from .backends.base import Backend, Environment
 from .config import DEFAULTS, Settings, build_settings, make_target
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
+from .versions import version_line
 
 _INPUT_HELP = {
     "namespace": "Kubernetes namespace of the environments",
@@ -74,7 +75,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
 
 def build_parser() -> argparse.ArgumentParser:
     parser = OneLineParser(prog="streamlit-preview", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for verb, help_text in (
         ("open", "create or update the environment of a pull request"),

@@ -91,3 +91,50 @@ def github_mock(tmp_path_factory: pytest.TempPathFactory) -> Iterator:
 def github(github_mock):  # type: ignore[no-untyped-def]
     github_mock.fake.reset()
     return github_mock
+
+
+# -- the project image and the node's services (tests/image, tests/cluster) ---------------
+
+
+@pytest.fixture(scope="session")
+def project_image() -> str:
+    """The project image built by scripts/build-image on the stand-in base (cached by inputs)."""
+    from tests.fixtures.container import can_run_containers
+
+    reason = can_run_containers()
+    if reason:
+        pytest.skip(reason)
+    if os.environ.get("PREVIEW_IMAGE"):
+        return os.environ["PREVIEW_IMAGE"]
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    result = subprocess.run(
+        [str(root / "scripts" / "build-image"), "--stand-in-base"],
+        capture_output=True, text=True, timeout=1800,
+    )  # fmt: skip
+    if result.returncode != 0:
+        pytest.fail(f"scripts/build-image failed:\n{result.stderr[-4000:]}")
+    return result.stdout.splitlines()[0]
+
+
+@pytest.fixture
+def node_git(remote: GitRemote, project_image: str) -> Iterator:
+    """`remote` served over HTTP on the node's address, where pods reach it."""
+    from tests.fixtures.container import NODE_IP, ensure_bridge
+    from tests.fixtures.githttp import GitHttpServer
+
+    ensure_bridge()
+    with GitHttpServer(remote.root, None, host=NODE_IP) as server:
+        yield server
+
+
+@pytest.fixture
+def node_files(tmp_path: Path, project_image: str) -> Iterator:
+    """A plain file server on the node's address (wheels for requirement tests)."""
+    from tests.fixtures.container import NODE_IP, ensure_bridge
+    from tests.fixtures.fileserver import FileServer
+
+    ensure_bridge()
+    with FileServer(tmp_path / "node-files", NODE_IP) as server:
+        yield server

@@ -8,16 +8,10 @@ input exits 2 with one error annotation before anything is applied.
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
-
 import pytest
-import yaml
 
+from tests.fixtures.action import ActionRun
 from tests.fixtures.apiserver import kubeconfig_for, running_api_server
-from tests.fixtures.processes import ROOT
 
 REPOSITORY = "octo/demo-app"
 
@@ -28,65 +22,9 @@ def cluster():  # type: ignore[no-untyped-def]
         yield api, url
 
 
-class ActionRun:
-    def __init__(self, tmp_path, remote, github, kube_url) -> None:  # type: ignore[no-untyped-def]
-        self.tmp, self.remote, self.github, self.kube_url = tmp_path, remote, github, kube_url
-        self.count = 0
-
-    def event(self, action: str, sha: str, **pull: object) -> dict:
-        return {
-            "action": action, "number": 7,
-            "pull_request": {"number": 7, "head": {"ref": "main", "sha": sha,
-                             "repo": {"clone_url": self.remote.url, "private": False}}} | pull,
-            "repository": {"full_name": REPOSITORY, "clone_url": self.remote.url, "private": False},
-        }  # fmt: skip
-
-    def __call__(self, event: dict | None, event_name: str = "pull_request", **inputs: str):  # type: ignore[no-untyped-def]
-        self.count += 1
-        folder = self.tmp / f"run{self.count}"
-        folder.mkdir()
-        event_path = folder / "event.json"
-        event_path.write_text(json.dumps(event or {}))
-        env = {
-            k: v
-            for k, v in os.environ.items()
-            if not k.startswith(("GITHUB_", "INPUT_", "PREVIEW_"))
-        }
-        env |= {
-            "GITHUB_EVENT_NAME": event_name, "GITHUB_EVENT_PATH": str(event_path),
-            "GITHUB_REPOSITORY": REPOSITORY, "GITHUB_API_URL": self.github.url,
-            "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "42",
-            "GITHUB_OUTPUT": str(folder / "output"), "GITHUB_STEP_SUMMARY": str(folder / "summary"),
-            "HOME": str(folder),  # no ~/.kube/config of the machine's
-        }  # fmt: skip
-        defaults = {"token": "ghs_actiontoken", "domain": "previews.example.com",
-                    "kubeconfig": yaml.safe_dump(kubeconfig_for(self.kube_url))}  # fmt: skip
-        for name, value in (defaults | inputs).items():
-            env[f"INPUT_{name.upper()}"] = value
-        result = subprocess.run([sys.executable, str(ROOT / "entrypoint.py")], env=env,
-                                capture_output=True, text=True, timeout=240, cwd=folder)  # fmt: skip
-        result.outputs = _read_outputs(folder / "output")
-        result.summary = (folder / "summary").read_text() if (folder / "summary").exists() else ""
-        return result
-
-
-def _read_outputs(path) -> dict[str, str]:  # type: ignore[no-untyped-def]
-    outputs: dict[str, str] = {}
-    if not path.exists():
-        return outputs
-    lines = path.read_text().splitlines()
-    i = 0
-    while i < len(lines):
-        name, _, delimiter = lines[i].partition("<<")
-        end = lines.index(delimiter, i + 1)
-        outputs[name] = "\n".join(lines[i + 1 : end])
-        i = end + 1
-    return outputs
-
-
 @pytest.fixture
 def action(tmp_path, remote, github, cluster):  # type: ignore[no-untyped-def]
-    return ActionRun(tmp_path, remote, github, cluster[1])
+    return ActionRun(tmp_path, github, kubeconfig_for(cluster[1]), remote.url, REPOSITORY)
 
 
 def test_open_sync_close_end_to_end(action, remote, github, cluster):

@@ -173,7 +173,7 @@ class KubernetesBackend:
             self._delete_routes_except(settings)
         self._wait_for_rollout(settings, progress)
         if settings.target.sha:
-            commit = self._post_sync(settings, key, settings.target.sha)["commit"]
+            commit = self._sync_when_serving(settings, key, progress)["commit"]
         else:
             commit = self._reloader_status(settings).get("commit")
         return Environment(
@@ -186,7 +186,7 @@ class KubernetesBackend:
         key = _webhook_key(self._read_secret(settings))
         if key is None:
             return None
-        answer = self._post_sync(settings, key, settings.target.sha)
+        answer = self._sync_when_serving(settings, key, progress)
         progress(describe_sync(settings.environment, answer))
         return Environment(
             environment=settings.environment, url=settings.url, commit=answer["commit"],
@@ -257,40 +257,45 @@ class KubernetesBackend:
             if kind != keep.get(settings.router):
                 self._delete_labelled(api, kind, plural, settings.environment, lambda _: None)
 
+    def _rollout_ready(self, settings: Settings) -> bool:
+        deployment = self._get("Deployment", settings.environment) or {}
+        generation = deployment.get("metadata", {}).get("generation", 0)
+        status = deployment.get("status") or {}
+        return (
+            status.get("observedGeneration", 0) >= generation
+            and status.get("updatedReplicas", 0) >= 1
+            and status.get("availableReplicas", 0) >= 1
+            and status.get("unavailableReplicas", 0) == 0
+        )
+
+    def _check_pods(
+        self, settings: Settings, started: float, progress: Progress, last_line: str
+    ) -> str:
+        """Report why the pod is not serving; fail at once on a hopeless reason or the timeout."""
+        pods = self._pods(settings.environment)
+        reasons = _waiting_reasons(pods)
+        hopeless = [r for r in reasons if r.split(":")[0] in HOPELESS_REASONS]
+        elapsed = time.monotonic() - started
+        line = f"waiting for {settings.environment}: " + (", ".join(reasons) or "pod starting")
+        if line != last_line:
+            progress(f"{line} ({elapsed:.0f} s)")
+        if hopeless or elapsed > settings.wait_timeout:
+            self._explain(pods, progress)
+            why = "; ".join(hopeless or reasons) or "the pod never became ready"
+            raise RolloutError(
+                f"{settings.environment} did not become ready"
+                + (f" within {settings.wait_timeout} s" if not hopeless else "")
+                + f": {why}"
+            )
+        return line
+
     def _wait_for_rollout(self, settings: Settings, progress: Progress) -> None:
         started = time.monotonic()
         last_line = ""
-        while True:
-            deployment = self._get("Deployment", settings.environment) or {}
-            generation = deployment.get("metadata", {}).get("generation", 0)
-            status = deployment.get("status") or {}
-            if (
-                status.get("observedGeneration", 0) >= generation
-                and status.get("updatedReplicas", 0) >= 1
-                and status.get("availableReplicas", 0) >= 1
-                and status.get("unavailableReplicas", 0) == 0
-            ):
-                progress(
-                    f"{settings.environment} is ready after {time.monotonic() - started:.0f} s"
-                )
-                return
-            pods = self._pods(settings.environment)
-            reasons = _waiting_reasons(pods)
-            hopeless = [r for r in reasons if r.split(":")[0] in HOPELESS_REASONS]
-            elapsed = time.monotonic() - started
-            line = f"waiting for {settings.environment}: " + (", ".join(reasons) or "pod starting")
-            if line != last_line:
-                progress(f"{line} ({elapsed:.0f} s)")
-                last_line = line
-            if hopeless or elapsed > settings.wait_timeout:
-                self._explain(pods, progress)
-                why = "; ".join(hopeless or reasons) or "the pod never became ready"
-                raise RolloutError(
-                    f"{settings.environment} did not become ready"
-                    + (f" within {settings.wait_timeout} s" if not hopeless else "")
-                    + f": {why}"
-                )
+        while not self._rollout_ready(settings):
+            last_line = self._check_pods(settings, started, progress, last_line)
             time.sleep(POLL_SECONDS)
+        progress(f"{settings.environment} is ready after {time.monotonic() - started:.0f} s")
 
     def _pods(self, name: str) -> list[dict[str, Any]]:
         _, data = self._call(
@@ -312,11 +317,29 @@ class KubernetesBackend:
             status, log = self._call(
                 "GET", f"/api/v1/namespaces/{self.namespace}/pods/{pod_name}/log",
                 query=[("tailLines", "20"), ("container", "preview")],
-                headers={"Accept": "text/plain"}, allow=(400, 403, 404),
+                headers={"Accept": "*/*"}, allow=(400, 403, 404, 406),
             )  # fmt: skip
             if status == 200 and isinstance(log, str):
                 for line in log.strip().splitlines()[-20:]:
                     progress(f"  log {pod_name}: {line}")
+
+    def _sync_when_serving(
+        self, settings: Settings, key: str, progress: Progress
+    ) -> dict[str, Any]:
+        """Sync; while the pod is not serving (restarting, rescheduled after a drain), wait.
+
+        The API server answers 502/503 while the Service has no ready endpoint. Each attempt
+        is signed anew (a fresh timestamp); a hopeless pod fails at once, with its events.
+        """
+        started = time.monotonic()
+        delay, last_line = 0.5, ""
+        while True:
+            try:
+                return self._post_sync(settings, key, settings.target.sha)
+            except PodNotServingError:
+                last_line = self._check_pods(settings, started, progress, last_line)
+            time.sleep(delay)
+            delay = min(delay * 2, POLL_SECONDS * 2)
 
     def _post_sync(self, settings: Settings, key: str, sha: str | None) -> dict[str, Any]:
         body, headers = sync_request(key.encode(), sha, git_token=settings.git_token)
@@ -330,8 +353,13 @@ class KubernetesBackend:
                 "POST",
                 f"/api/v1/namespaces/{self.namespace}/services/"
                 f"{quote(settings.environment)}:control/proxy/sync",
-                body=body, headers=headers, allow=(401, 409, 503), timeout=SYNC_TIMEOUT_SECONDS,
+                body=body, headers=headers, allow=(401, 409, 500, 502, 503, 504), timeout=SYNC_TIMEOUT_SECONDS,
             )  # fmt: skip
+            if status >= 500 and not (isinstance(data, dict) and "error" in data):
+                # Not the reloader's answer: the API server found no ready endpoint to proxy to.
+                raise PodNotServingError(
+                    f"{settings.environment}: the pod is not serving ({status})"
+                )
         error = data.get("error") if isinstance(data, dict) else str(data)[:200]
         if status == 409:
             raise UnknownCommitError(f"{settings.environment}: {error}")
@@ -362,6 +390,10 @@ class KubernetesBackend:
         except httpx.HTTPError as exc:
             raise ServiceError(f"webhook-url: cannot reach it: {type(exc).__name__}") from None
         return response.status_code, _json(response.content)
+
+
+class PodNotServingError(SyncError):
+    """The API server could not reach a ready pod behind the Service (502/503): wait and retry."""
 
 
 def _json(raw: bytes | str | None) -> Any:

@@ -97,6 +97,12 @@ class AppEnvironment:
                 packages[_normalise(match["name"])] = match["version"]
         return packages, {p.name for p in self._purelib.glob("*.pth")}
 
+    def package_version(self, name: str) -> str | None:
+        """The version the environment itself holds of `name` (None: the image's, if any)."""
+        if self._purelib is None:
+            return None
+        return self._installed()[0].get(_normalise(name))
+
     def install(self, requirements: str, *, cwd: Path) -> bool:
         """Install `requirements` (blocking); True when Streamlit must restart to see them."""
         before, pth_before = self._installed()

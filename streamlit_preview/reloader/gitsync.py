@@ -85,14 +85,22 @@ class Checkout:
 
     def _env(self) -> dict[str, str]:
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
+        # In a pod the checkout is an emptyDir owned by root (group fsGroup), and git refuses
+        # a repository whose top folder another user owns ("dubious ownership").
+        config = [("safe.directory", str(self.path))]
         if self.token:
             parts = urlsplit(self.url)
             basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
-            env |= {
-                "GIT_CONFIG_COUNT": "1",
-                "GIT_CONFIG_KEY_0": f"http.{parts.scheme}://{parts.netloc}/.extraheader",
-                "GIT_CONFIG_VALUE_0": f"Authorization: Basic {basic}",
-            }
+            config.append(
+                (
+                    f"http.{parts.scheme}://{parts.netloc}/.extraheader",
+                    f"Authorization: Basic {basic}",
+                )
+            )
+        env["GIT_CONFIG_COUNT"] = str(len(config))
+        for index, (key, value) in enumerate(config):
+            env[f"GIT_CONFIG_KEY_{index}"] = key
+            env[f"GIT_CONFIG_VALUE_{index}"] = value
         return env
 
     def _git(self, *args: str, cwd: Path | None = None) -> str:
@@ -106,6 +114,12 @@ class Checkout:
             )
         except git.GitCommandError as exc:
             raise SyncError(f"git {args[0]} failed: {self._clean(exc.stderr)}") from None
+
+    def _repo(self) -> git.Repo:
+        """GitPython's view of the checkout; its own git processes get our environment too."""
+        repo = git.Repo(self.path)
+        repo.git.update_environment(**self._env())
+        return repo
 
     def _clean(self, text: object) -> str:
         """Git's own message, one line, with anything secret scrubbed."""
@@ -191,7 +205,7 @@ class Checkout:
         return update.changes
 
     def _write_entries(self, entries: list[tuple[str, str, str, str]]) -> None:
-        repo = git.Repo(self.path)
+        repo = self._repo()
         try:
             writes = [e for e in entries if e[0] != "D" and e[1] != _SUBMODULE_MODE]
             # The main script last: its rerun must see every other file already new.
@@ -230,7 +244,7 @@ class Checkout:
 
     def read_at(self, commit: str, rel: str) -> bytes | None:
         """The content of `rel` in `commit`, or None when the commit has no such file."""
-        repo = git.Repo(self.path)
+        repo = self._repo()
         try:
             blob = repo.commit(commit).tree / rel
             return blob.data_stream.read()

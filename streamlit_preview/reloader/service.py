@@ -16,6 +16,7 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 
 from ..errors import ServiceError, SyncError, UnknownCommitError
+from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import DEPENDENCY_FILES, AppEnvironment, read_requirements
 from .gitsync import Changes, Checkout, public_url
@@ -245,6 +246,7 @@ class Reloader:
             "syncs": self._sync.runs,
             "last_error": last_error,
             "requirements": self.requirements is not None,
+            "versions": component_versions(self.environment.package_version("streamlit")),
             "streamlit": {
                 "state": sup.state,
                 "pid": sup.pid,

@@ -23,6 +23,7 @@ import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import httpx
 
@@ -60,8 +61,18 @@ class StreamlitOptions:
             "--server.runOnSave", "true",
             "--browser.gatherUsageStats", "false",
         ]  # fmt: skip
-        if self.public_url:
-            command += ["--server.corsAllowedOrigins", self.public_url]
+        # A set browser.serverAddress keeps Streamlit from looking up the machine's external
+        # IP on the internet (a 20 s wait where that is unreachable) and allows the public origin.
+        public = urlsplit(self.public_url) if self.public_url else None
+        if public and public.hostname:
+            port = public.port or (443 if public.scheme == "https" else 80)
+            command += ["--server.corsAllowedOrigins", self.public_url,
+                        "--browser.serverAddress", public.hostname, "--browser.serverPort", str(port)]  # fmt: skip
+        else:
+            command += [
+                "--browser.serverAddress",
+                urlsplit(self.local_base).hostname or "localhost",
+            ]
         return command
 
     @property

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from streamlit_preview.signing import sync_request
-from tests.fixtures.githttp import PrivateGitServer
+from tests.fixtures.githttp import GitHttpServer
 from tests.fixtures.processes import wait_for
 
 TOKEN = "ghs_SuperSecretTokenValue1234567890"
@@ -15,7 +15,7 @@ TOKEN = "ghs_SuperSecretTokenValue1234567890"
 
 @pytest.fixture
 def private_server(remote):  # type: ignore[no-untyped-def]
-    with PrivateGitServer(remote.root, TOKEN) as server:
+    with GitHttpServer(remote.root, TOKEN) as server:
         yield server
 
 

@@ -1,0 +1,119 @@
+"""The real control plane for tests/cluster: from `scripts/cluster up` when its exports are set,
+otherwise started for this test session (its processes die with the run).
+
+Every test runs the action with the token of the example ServiceAccount
+(examples/cluster/rbac.yaml), from a TokenRequest, so RBAC is real for it.
+"""
+
+from __future__ import annotations
+
+import base64
+import os
+import ssl
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.fixtures.container import NODE_IP, can_run_containers
+from tests.fixtures.controlplane import ControlPlane
+
+# Read before the autouse fixture clears KUBECONFIG and PREVIEW_* for each test.
+_EXTERNAL = {k: os.environ.get(k) for k in ("KUBECONFIG", "NODE_IP", "PREVIEW_IMAGE")}
+NAMESPACE = "previews"
+
+
+class ClusterAccess:
+    """What the tests need of a running cluster: admin access, tokens, the node and image."""
+
+    def __init__(self, kubeconfig: dict, image: str, node_ip: str) -> None:
+        self.admin_kubeconfig = kubeconfig
+        self.image = image
+        self.node_ip = node_ip
+        cluster = kubeconfig["clusters"][0]["cluster"]
+        self.server = cluster["server"]
+        self.admin_token = kubeconfig["users"][0]["user"]["token"]
+        self.ca_data = cluster["certificate-authority-data"]
+
+    def _ca_file(self) -> ssl.SSLContext:
+        return ssl.create_default_context(cadata=base64.b64decode(self.ca_data).decode())
+
+    def client(self, token: str | None = None) -> httpx.Client:
+        return httpx.Client(base_url=self.server, verify=self._ca_file(), timeout=30,
+                            headers={"Authorization": f"Bearer {token or self.admin_token}"})  # fmt: skip
+
+    def kubeconfig(self, token: str) -> dict:
+        return {
+            "apiVersion": "v1", "kind": "Config", "current-context": "ci",
+            "clusters": [{"name": "local", "cluster": {"server": self.server, "certificate-authority-data": self.ca_data}}],
+            "users": [{"name": "ci", "user": {"token": token}}],
+            "contexts": [{"name": "ci", "context": {"cluster": "local", "user": "ci", "namespace": NAMESPACE}}],
+        }  # fmt: skip
+
+    def service_account_token(self, name: str = "streamlit-preview") -> str:
+        """A short-lived token of the ServiceAccount, as `kubectl create token` makes one."""
+        with self.client() as client:
+            answer = client.post(
+                f"/api/v1/namespaces/{NAMESPACE}/serviceaccounts/{name}/token",
+                json={"apiVersion": "authentication.k8s.io/v1", "kind": "TokenRequest",
+                      "spec": {"expirationSeconds": 3600}},
+            )  # fmt: skip
+            answer.raise_for_status()
+            return answer.json()["status"]["token"]
+
+
+@pytest.fixture(scope="session")
+def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
+    if _EXTERNAL["KUBECONFIG"] and _EXTERNAL["NODE_IP"] and _EXTERNAL["PREVIEW_IMAGE"]:
+        config = yaml.safe_load(Path(_EXTERNAL["KUBECONFIG"]).read_text())
+        yield ClusterAccess(config, _EXTERNAL["PREVIEW_IMAGE"], _EXTERNAL["NODE_IP"])
+        return
+    reason = can_run_containers()
+    if reason:
+        pytest.skip(f"the test control plane needs to run pods here: {reason}")
+    from tests.fixtures.cluster import running_cluster
+
+    with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
+        plane: ControlPlane = cluster.plane
+        yield ClusterAccess(plane.kubeconfig(), cluster.image, NODE_IP)
+
+
+@pytest.fixture
+def sa_kubeconfig(kube: ClusterAccess) -> dict:
+    return kube.kubeconfig(kube.service_account_token())
+
+
+@pytest.fixture
+def node_git(remote, kube) -> Iterator:  # type: ignore[no-untyped-def]
+    from tests.fixtures.githttp import GitHttpServer
+
+    with GitHttpServer(remote.root, None, host=kube.node_ip) as server:
+        yield server
+
+
+def objects_of(kube: ClusterAccess, environment: str) -> dict[str, list[str]]:
+    """Names of every object of an environment, by kind, including what controllers made."""
+    selector = f"app.kubernetes.io/instance={environment}"
+    paths = {
+        "secrets": f"/api/v1/namespaces/{NAMESPACE}/secrets",
+        "services": f"/api/v1/namespaces/{NAMESPACE}/services",
+        "pods": f"/api/v1/namespaces/{NAMESPACE}/pods",
+        "deployments": f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
+        "replicasets": f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets",
+        "virtualservices": f"/apis/networking.istio.io/v1/namespaces/{NAMESPACE}/virtualservices",
+        "httproutes": f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes",
+        "ingresses": f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/ingresses",
+    }
+    found: dict[str, list[str]] = {}
+    with kube.client() as client:
+        for kind, path in paths.items():
+            items = client.get(path, params={"labelSelector": selector}).json().get("items", [])
+            names = [i["metadata"]["name"] for i in items]
+            if names:
+                found[kind] = names
+    return found
+
+
+__all__ = ["NAMESPACE", "NODE_IP", "ClusterAccess", "objects_of"]

@@ -1,0 +1,220 @@
+"""The action against the real control plane, as the runner runs it, with the example Role's token.
+
+Real here: server-side apply and field managers, defaulting, CRD validation, Pod Security
+admission (`restricted`), RBAC, Deployment → ReplicaSet → Pod, EndpointSlices, the service
+proxy to the pod's control port, garbage collection. The pods run from the project image on
+our node agent; GitHub is Prism in front of GitHub's OpenAPI description.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+
+from tests.cluster.conftest import NAMESPACE, objects_of
+from tests.fixtures.action import ActionRun
+
+pytestmark = pytest.mark.cluster
+REPOSITORY = "octo/cluster-app"
+
+
+@pytest.fixture
+def action(tmp_path, github, sa_kubeconfig, node_git, kube):  # type: ignore[no-untyped-def]
+    run = ActionRun(tmp_path, github, sa_kubeconfig, node_git.url("remote.git"), REPOSITORY)
+    run.defaults = {"image": kube.image, "wait-timeout": "3m"}
+    yield run
+    closed = run(run.event("closed", "0" * 40), event_name="pull_request_target")
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+
+
+def _pod(kube, environment: str) -> dict:  # type: ignore[no-untyped-def]
+    with kube.client() as client:
+        pods = client.get(f"/api/v1/namespaces/{NAMESPACE}/pods",
+                          params={"labelSelector": f"app.kubernetes.io/instance={environment}"}).json()["items"]  # fmt: skip
+    live = [p for p in pods if not p["metadata"].get("deletionTimestamp")]
+    assert len(live) == 1, [p["metadata"]["name"] for p in pods]
+    return live[0]
+
+
+def _wait_gone(kube, environment: str, timeout: float = 90) -> dict:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    left = objects_of(kube, environment)
+    while left and time.monotonic() < deadline:
+        time.sleep(1)
+        left = objects_of(kube, environment)
+    return left
+
+
+def test_open_sync_close_through_the_real_api_server(action, remote, github, kube):
+    first = remote.head()
+    opened = action(action.event("opened", first))
+
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    environment = opened.outputs["environment"]
+    assert opened.outputs["commit"] == first
+    pod = _pod(kube, environment)
+    assert pod["spec"]["nodeName"] == "preview-node"
+    assert pod["status"]["podIP"].startswith("10.88.")
+    comments = github.fake.comments_by_pr[7]
+    assert len(comments) == 1 and "ready" in comments[0]["body"]
+
+    second = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('pushed')\n"})
+    synced = action(action.event("synchronize", second))
+
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert synced.outputs["commit"] == second
+    assert _pod(kube, environment)["metadata"]["uid"] == pod["metadata"]["uid"], (
+        "sync must not roll the pod"
+    )
+    assert len(github.fake.comments_by_pr[7]) == 1
+
+    closed = action(action.event("closed", second), event_name="pull_request_target")
+
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    assert _wait_gone(kube, environment) == {}
+    assert "closed" in github.fake.comments_by_pr[7][0]["body"]
+
+
+def test_reopen_unchanged_keeps_the_pod_and_a_changed_input_rolls_it(action, remote, kube):
+    opened = action(action.event("opened", remote.head()))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    environment = opened.outputs["environment"]
+    first = _pod(kube, environment)
+
+    again = action(action.event("reopened", remote.head()))
+    assert again.returncode == 0, again.stdout + again.stderr
+    assert _pod(kube, environment)["metadata"]["uid"] == first["metadata"]["uid"]
+
+    rolled = action(action.event("reopened", remote.head()), cpu="300m")
+    assert rolled.returncode == 0, rolled.stdout + rolled.stderr
+    pod = _pod(kube, environment)
+    assert pod["metadata"]["uid"] != first["metadata"]["uid"]
+    assert pod["spec"]["containers"][0]["resources"]["limits"]["cpu"] == "300m"
+
+
+def test_missing_image_fails_fast_with_its_reason_and_events(action, remote):
+    started = time.monotonic()
+    result = action(action.event("opened", remote.head()), image="localhost/no-such-image:1")
+
+    assert result.returncode == 1
+    assert time.monotonic() - started < 90, "a missing image must not wait out the timeout"
+    assert "ImagePullBackOff" in result.stdout or "ErrImagePull" in result.stdout, result.stdout
+    assert "Failed to pull image" in result.stdout, "the pod's events are shown"
+
+
+def test_crashing_reloader_fails_with_crashloop_and_its_last_log_lines(action, remote, kube):
+    opened = action(action.event("opened", remote.head()))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    environment = opened.outputs["environment"]
+    # An administrator's change (another field manager) gives the reloader an invalid setting;
+    # the action's next apply keeps it, as server-side apply keeps fields it does not own.
+    patch = {"apiVersion": "apps/v1", "kind": "Deployment",
+             "metadata": {"name": environment, "namespace": NAMESPACE},
+             "spec": {"template": {"spec": {"containers": [
+                 {"name": "preview", "env": [{"name": "PREVIEW_CONTROL_PORT", "value": "not-a-port"}]}]}}}}  # fmt: skip
+    with kube.client() as client:
+        answer = client.patch(
+            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/{environment}",
+            params={"fieldManager": "an-administrator", "force": "true"},
+            content=json.dumps(patch), headers={"Content-Type": "application/apply-patch+yaml"},
+        )  # fmt: skip
+        assert answer.status_code == 200, answer.text
+
+    result = action(action.event("synchronize", remote.head()))
+
+    assert result.returncode == 1
+    assert "CrashLoopBackOff" in result.stdout, result.stdout
+    assert "PREVIEW_CONTROL_PORT" in result.stdout, (
+        "the reloader's last log lines, read through pods/log"
+    )
+
+
+GATEWAYS = {
+    "istio": "istio-ingress/previews",
+    "gateway-api": "istio-ingress/previews",
+    "ingress": "nginx",
+}
+
+
+@pytest.mark.parametrize("router", sorted(GATEWAYS))
+def test_every_router_is_accepted_with_the_crds_installed(action, remote, kube, router):
+    result = action(action.event("opened", remote.head()), router=router, gateway=GATEWAYS[router])
+    assert result.returncode == 0, result.stdout + result.stderr
+    kinds = {"istio": "virtualservices", "gateway-api": "httproutes", "ingress": "ingresses"}
+    assert objects_of(kube, result.outputs["environment"])[kinds[router]] == [
+        result.outputs["environment"]
+    ]
+
+
+def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
+    action, remote, kube, sa_kubeconfig, tmp_path
+):
+    from tests.fixtures.cluster import EXAMPLES, apply, load
+
+    result = action(action.event("opened", remote.head()), ttl="1s")
+    assert result.returncode == 0, result.stdout + result.stderr
+    environment = result.outputs["environment"]
+    time.sleep(2)
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(sa_kubeconfig))
+    gc = subprocess.run(
+        [sys.executable, "-m", "streamlit_preview", "gc", "--backend", "kubernetes",
+         "--kubeconfig", str(config), "--namespace", NAMESPACE],
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert gc.returncode == 0, gc.stderr
+    assert environment in gc.stderr
+    assert _wait_gone(kube, environment) == {}
+    with kube.client() as client:
+        apply(client, load(EXAMPLES / "gc-cronjob.yaml"))
+        assert (
+            client.get(
+                f"/apis/batch/v1/namespaces/{NAMESPACE}/cronjobs/streamlit-preview-gc"
+            ).status_code
+            == 200
+        )
+
+
+def test_a_missing_verb_in_the_role_is_named(action, remote, kube):
+    from tests.fixtures.cluster import EXAMPLES, apply, load
+
+    role = next(d for d in load(EXAMPLES / "rbac.yaml") if d["kind"] == "Role")
+    reduced = json.loads(json.dumps(role))
+    for rule in reduced["rules"]:
+        if rule["resources"] == ["deployments"]:
+            rule["verbs"] = [v for v in rule["verbs"] if v != "patch"]
+    with kube.client() as client:
+        apply(client, [reduced])
+        try:
+            result = action(action.event("opened", remote.head()))
+        finally:
+            apply(client, [role])
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1, result.stdout
+    assert "patch" in errors[0] and "deployments" in errors[0], errors[0]
+
+
+def test_a_pod_killed_between_syncs_is_waited_for(action, remote, kube):
+    opened = action(action.event("opened", remote.head()))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    environment = opened.outputs["environment"]
+    pod = _pod(kube, environment)
+    with kube.client() as client:  # as a node drain evicts it
+        client.delete(
+            f"/api/v1/namespaces/{NAMESPACE}/pods/{pod['metadata']['name']}"
+        ).raise_for_status()
+
+    new = remote.commit(
+        {"streamlit_app.py": "import streamlit as st\nst.write('after the drain')\n"}
+    )
+    synced = action(action.event("synchronize", new))
+
+    assert synced.returncode == 0, synced.stdout + synced.stderr
+    assert synced.outputs["commit"] == new
+    assert _pod(kube, environment)["metadata"]["uid"] != pod["metadata"]["uid"]
