@@ -26,13 +26,15 @@ WORKDIR /opt/streamlit-preview
 
 # Dependencies first, in their own layer: a change to our code does not reinstall them.
 # The kubernetes client's byte code (about 50 MB) is dropped: only the action imports it,
-# once per job, and the preview pod never does.
+# once per job, and the preview pod never does. So is pydeck's Jupyter bundle (23 MB): in
+# Streamlit, st.pydeck_chart draws with Streamlit's own frontend.
 COPY pyproject.toml ./
 RUN python3 -m venv /opt/venv \
  && python3 -c "import tomllib; print('\n'.join(tomllib.load(open('pyproject.toml', 'rb'))['project']['dependencies']))" > /tmp/requirements.txt \
  && pip install --no-cache-dir --disable-pip-version-check ${PIP_CERT:+--cert "$PIP_CERT"} -r /tmp/requirements.txt \
  && find /opt/venv -depth -type d -name tests -path '*/site-packages/*/tests' -exec rm -rf {} + \
  && find /opt/venv/lib/python3*/site-packages/kubernetes -name __pycache__ -exec rm -rf {} + \
+ && rm -rf /opt/venv/lib/python3*/site-packages/pydeck/nbextension/static \
  && rm -rf /root/.cache /tmp/requirements.txt
 
 COPY README.md entrypoint.py reloader.py ./

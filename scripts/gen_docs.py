@@ -15,6 +15,26 @@ ROOT = Path(__file__).resolve().parents[1]
 TARGET = ROOT / "docs" / "reference.md"
 
 
+# Inputs the command line takes another way, and why.
+_NO_FLAG = {
+    "mode": "the subcommand (`open`, `sync`, `close`)",
+    "token": "the `GITHUB_TOKEN` variable (never an argument)",
+    "comment": "none: GitHub reporting is the action's",
+    "deployment": "none: GitHub reporting is the action's",
+}
+_FILE_FLAGS = ("secret-env", "kubeconfig")
+
+
+def _open_flags() -> set[str]:
+    """Every option string of `streamlit-preview open`."""
+    sys.path.insert(0, str(ROOT))
+    from streamlit_preview.cli import build_parser
+
+    parser = build_parser()
+    commands = next(a for a in parser._actions if a.dest == "command")
+    return {o for action in commands.choices["open"]._actions for o in action.option_strings}
+
+
 def render_reference() -> str:
     action = yaml.safe_load((ROOT / "action.yml").read_text())
     lines = [
@@ -22,18 +42,23 @@ def render_reference() -> str:
         "",
         "<!-- Generated from action.yml by scripts/gen_docs.py; do not edit. -->",
         "",
-        "Every input has a command-line flag of the same name (`--namespace`, `--gpu`, ...),",
-        "with the same default and the same validation.",
+        "The *command line* column says how `streamlit-preview open` takes the same setting:",
+        "a flag of the same name has the same default and the same validation. It is read from",
+        "the command's own parser, so it cannot drift.",
         "",
         "## Inputs",
         "",
-        "| input | default | description |",
-        "|---|---|---|",
+        "| input | default | command line | description |",
+        "|---|---|---|---|",
     ]
+    flags = _open_flags()
     for name, spec in action["inputs"].items():
         default = str(spec.get("default", "")).replace("|", "\\|")
         description = " ".join(str(spec["description"]).split()).replace("|", "\\|")
-        lines.append(f"| `{name}` | {f'`{default}`' if default else ''} | {description} |")
+        flag = f"`--{name}`" if f"--{name}" in flags else _NO_FLAG.get(name, "none")
+        if name in _FILE_FLAGS and f"--{name}" in flags:
+            flag += " (a file's path)"
+        lines.append(f"| `{name}` | {f'`{default}`' if default else ''} | {flag} | {description} |")
     lines += ["", "## Outputs", "", "| output | description |", "|---|---|"]
     for name, spec in action["outputs"].items():
         lines.append(f"| `{name}` | {' '.join(str(spec['description']).split())} |")

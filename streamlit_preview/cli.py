@@ -57,13 +57,20 @@ def _add_input_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(f"--{name}", help=help_text + suffix)
 
 
-def _add_target_flags(parser: argparse.ArgumentParser, *, branch_required: bool) -> None:
+def _add_target_flags(
+    parser: argparse.ArgumentParser, *, branch_required: bool, with_sha: bool = True
+) -> None:
     parser.add_argument("--backend", choices=("local", "kubernetes"), default="local",
                         help="where environments run (default: local)")  # fmt: skip
     parser.add_argument("--repo", required=True, help="git URL or local path of the repository")
-    parser.add_argument("--branch", required=branch_required, help="branch to follow")
+    if with_sha:
+        branch_help = "branch to follow" + (
+            "" if branch_required else " (needed when the environment does not exist yet)"
+        )
+        parser.add_argument("--branch", required=branch_required, help=branch_help)
     parser.add_argument("--pr", required=True, help="pull request number")
-    parser.add_argument("--sha", help="commit to bring the environment to (40 hex)")
+    if with_sha:
+        parser.add_argument("--sha", help="commit to bring the environment to (40 hex)")
     parser.add_argument("--repository", help="owner/name used for naming (default: from --repo)")
     _add_common(parser)
 
@@ -78,20 +85,33 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=version_line())
     commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
     for verb, help_text in (
-        ("open", "create or update the environment of a pull request"),
-        ("sync", "bring the environment to the branch head (opens it if missing)"),
-        ("close", "delete the environment; succeeds when it is not there"),
-        ("render", "print the Kubernetes manifests of `open`; apply nothing"),
+        ("open", "Create or update the environment of a pull request and wait until it serves."),
+        (
+            "sync",
+            "Bring the environment to the branch head; a missing one is opened, which needs --branch.",
+        ),
+        ("render", "Print the Kubernetes manifests that `open` would apply, and apply nothing."),
     ):
-        sub = commands.add_parser(verb, help=help_text)
+        sub = commands.add_parser(verb, help=help_text, description=help_text)
         _add_target_flags(sub, branch_required=verb in ("open", "render"))
         _add_input_flags(sub)
-    listing = commands.add_parser("list", help="every environment with its status")
+    close_help = (
+        "Delete the environment of a pull request; succeeds, and says so, when it is not there."
+    )
+    close = commands.add_parser("close", help=close_help, description=close_help)
+    _add_target_flags(close, branch_required=False, with_sha=False)
+    close.add_argument(
+        "--namespace", help=_INPUT_HELP["namespace"] + f" (default: {DEFAULTS['namespace']})"
+    )
+    close.add_argument("--kubeconfig", help=_INPUT_HELP["kubeconfig"])
+    list_help = "List every environment with its status, commit and URL."
+    listing = commands.add_parser("list", help=list_help, description=list_help)
     listing.add_argument("--backend", choices=("local", "kubernetes"), default="local")
     listing.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     listing.add_argument("--kubeconfig", help="path of a kubeconfig")
     _add_common(listing)
-    gc = commands.add_parser("gc", help="delete Kubernetes environments whose ttl has passed")
+    gc_help = "Delete the Kubernetes environments whose ttl has passed."
+    gc = commands.add_parser("gc", help=gc_help, description=gc_help)
     gc.add_argument("--backend", choices=("kubernetes",), default="kubernetes")
     gc.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     gc.add_argument(
@@ -99,11 +119,16 @@ def build_parser() -> argparse.ArgumentParser:
     )
     gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _add_common(gc)
-    demo = commands.add_parser("demo", help="a local preview of the example app, in one command")
+    demo_help = (
+        "Open a local preview of the example app in a throw-away repository, in one command."
+    )
+    demo = commands.add_parser("demo", help=demo_help, description=demo_help)
     demo.add_argument("--once", action="store_true", help="open, push, sync, close, then exit")
     demo.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
     commands.add_parser(
-        "reload", help="the in-pod supervisor (same as reloader.py)", add_help=False
+        "reload",
+        help="Run the in-pod supervisor (the same as reloader.py); see reload --help.",
+        add_help=False,
     )
     return parser
 
@@ -124,10 +149,18 @@ def _inputs_from(args: argparse.Namespace) -> dict[str, str]:
 
 
 def _read_file(flag: str, path: str) -> str:
+    """The content of the file `path` names. The value is never echoed: a user may have
+    given the secret itself (a kubeconfig's content, as the action's input takes it)."""
+    if "\n" in path or len(path) > 1024:
+        raise InputError(
+            flag, "expected the path of a file, got what looks like its content (not shown)"
+        )
     try:
         return Path(path).read_text()
     except OSError as exc:
-        raise InputError(flag, f"cannot read {path}: {exc.strerror}") from None
+        raise InputError(
+            flag, f"expected the path of a readable file; cannot read it ({exc.strerror})"
+        ) from None
 
 
 def settings_from(args: argparse.Namespace, mode: str) -> Settings:
@@ -135,12 +168,15 @@ def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     if "://" not in repo and Path(repo).exists():
         repo = str(Path(repo).absolute())
     target = make_target(
-        repository=args.repository or repo, repo_url=repo, branch=args.branch or "",
-        pr=args.pr, sha=args.sha, label=lambda n: f"--{n}",
+        repository=args.repository or repo, repo_url=repo, branch=getattr(args, "branch", None) or "",
+        pr=args.pr, sha=getattr(args, "sha", None), label=lambda n: f"--{n}",
     )  # fmt: skip
+    # render prints Kubernetes manifests, so it checks them as a Kubernetes open does;
+    # close deletes by label and needs no route.
+    needs_route = (args.backend == "kubernetes" or args.command == "render") and mode != "close"
     return build_settings(
         _inputs_from(args) | {"mode": mode}, target, label=lambda n: f"--{n}",
-        needs_route=args.backend == "kubernetes", git_token=os.environ.get("GITHUB_TOKEN") or None,
+        needs_route=needs_route, git_token=os.environ.get("GITHUB_TOKEN") or None,
     )  # fmt: skip
 
 
@@ -173,6 +209,8 @@ def _print_result(result: Environment | list[Environment], as_json: bool) -> Non
     elif isinstance(result, list):
         if not result:
             _say("no environments")
+            return
+        print(f"{'ENVIRONMENT':<40} {'STATUS':<9} {'COMMIT':<12} URL")
         for env in result:
             commit = (env.commit or "")[:12] or "-"
             print(f"{env.environment:<40} {env.status:<9} {commit:<12} {env.url or '-'}")
@@ -207,7 +245,11 @@ def run(argv: Sequence[str]) -> int:
     if args.command == "render":
         from .render import render_manifests, to_yaml
 
-        print(to_yaml(render_manifests(settings, webhook_key="<generated at open>")), end="")
+        manifests = render_manifests(settings, webhook_key="<generated at open>")
+        if args.json:
+            print(json.dumps(manifests, indent=2))
+        else:
+            print(to_yaml(manifests), end="")
         return 0
     backend = make_backend(args, settings)
     verb = {

@@ -47,5 +47,13 @@ class SyncError(PreviewError):
     """Raised when a sync cannot bring the checkout to the branch head."""
 
 
+class PermanentSyncError(SyncError):
+    """A failure no retry can fix: repository or branch not found, access refused, no app.
+
+    The reloader reports it once (log, `/status`, the termination message) and exits, so a
+    first open fails within seconds with this one line instead of waiting out its timeout.
+    """
+
+
 class UnknownCommitError(SyncError):
     """Raised when a requested commit cannot be found on the remote after fetching."""

@@ -18,22 +18,43 @@ _NOT_ALLOWED = re.compile(r"[^a-z0-9-]+")
 DNS_1035 = re.compile(r"^[a-z]([-a-z0-9]{0,61}[a-z0-9])?$")
 
 
+_OWNER_NAME = re.compile(r"^([A-Za-z0-9][A-Za-z0-9-]*)/([A-Za-z0-9._-]+)$")
+_PLAIN_OWNER = re.compile(r"^[a-z0-9]+$")
+_PLAIN_NAME = re.compile(r"^[a-z][a-z0-9-]*[a-z0-9]$|^[a-z]$")
+
+
 def repository_slug(repository: str) -> str:
     """The last path segment of a repository (owner/name, URL or path), without `.git`."""
     name = repository.rstrip("/").rsplit("/", 1)[-1].rsplit(":", 1)[-1]
     return name.removesuffix(".git") or "app"
 
 
+def _owner_and_name(repository: str) -> tuple[str, str, bool]:
+    """(owner, name, exact): exact when `repository` is GitHub's `owner/name` itself."""
+    match = _OWNER_NAME.match(repository.strip())
+    if match:
+        return match.group(1).lower(), match.group(2).lower().removesuffix(".git"), True
+    parts = [p for p in re.split(r"[/:]", repository.rstrip("/")) if p]
+    owner = parts[-2].lower() if len(parts) >= 2 else ""
+    return owner, repository_slug(repository).lower(), False
+
+
 def environment_name(repository: str, pr: int) -> str:
-    """`<repo>-pr-<N>` as a DNS-1035 label; long names keep a hash of the full repository."""
+    """`<owner>-<repo>-pr-<N>` as a DNS-1035 label, unique per repository.
+
+    Where that spelling could be shared (characters DNS drops, a hyphen that could be the
+    owner/name separator, a URL or path rather than `owner/name`, a name too long), a short
+    hash of the full repository (lower-cased: GitHub's names ignore case) goes before `-pr-N`.
+    """
+    owner, name, exact = _owner_and_name(repository)
     suffix = f"-pr-{pr}"
-    base = _NOT_ALLOWED.sub("-", repository_slug(repository).lower()).strip("-")
+    base = re.sub("-+", "-", _NOT_ALLOWED.sub("-", f"{owner}-{name}" if owner else name)).strip("-")
+    lossless = exact and bool(_PLAIN_OWNER.match(owner)) and bool(_PLAIN_NAME.match(name))
     if not base or not base[0].isalpha():
-        base = f"app-{base}".rstrip("-")
-    name = base + suffix
-    if len(name) <= MAX_LABEL:
-        return name
-    digest = hashlib.sha256(repository.encode()).hexdigest()[:6]
+        base, lossless = f"app-{base}".rstrip("-"), False
+    if lossless and len(base + suffix) <= MAX_LABEL:
+        return base + suffix
+    digest = hashlib.sha256(repository.strip().lower().encode()).hexdigest()[:6]
     keep = MAX_LABEL - len(suffix) - len(digest) - 1
     return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
 

@@ -152,6 +152,7 @@ class KubernetesBackend:
 
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
         secret = self._read_secret(settings)
+        self._check_owner(secret, settings)
         key = _webhook_key(secret) or secrets.token_hex(32)
         previous_router = (
             (secret or {})
@@ -183,7 +184,9 @@ class KubernetesBackend:
         )  # fmt: skip
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
-        key = _webhook_key(self._read_secret(settings))
+        secret = self._read_secret(settings)
+        self._check_owner(secret, settings)
+        key = _webhook_key(secret)
         if key is None:
             return None
         answer = self._sync_when_serving(settings, key, progress)
@@ -195,14 +198,33 @@ class KubernetesBackend:
         )  # fmt: skip
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
-        return self.delete_environment(settings.environment, progress=progress)
+        self._check_owner(self._read_secret(settings), settings)
+        return self.delete_environment(
+            settings.environment, progress=progress, repository=settings.target.repository
+        )
 
-    def delete_environment(self, name: str, *, progress: Progress) -> bool:
-        """Delete every object labelled with environment `name`; False when none existed."""
+    def delete_environment(
+        self, name: str, *, progress: Progress, repository: str | None = None
+    ) -> bool:
+        """Delete every object labelled with environment `name`; False when none existed.
+
+        With `repository`, objects annotated with another repository are left alone.
+        """
         deleted = 0
         for api, kind, plural in ALL_KINDS:
-            deleted += self._delete_labelled(api, kind, plural, name, progress)
+            deleted += self._delete_labelled(api, kind, plural, name, progress, repository)
         return deleted > 0
+
+    def _check_owner(self, secret: dict[str, Any] | None, settings: Settings) -> None:
+        """Refuse an environment whose objects belong to another repository."""
+        owner = ((secret or {}).get("metadata", {}).get("annotations") or {}).get(
+            ANNOTATION_PREFIX + "repository"
+        )
+        if owner and not _same_repository(owner, settings.target.repository):
+            raise ServiceError(
+                f"{settings.environment} in {self.namespace} belongs to repository {owner}, "
+                f"not {settings.target.repository}: refusing to touch it"
+            )
 
     def collect_expired(
         self, *, now: datetime, dry_run: bool, progress: Progress
@@ -232,8 +254,9 @@ class KubernetesBackend:
     # -- pieces -------------------------------------------------------------------------
 
     def _delete_labelled(
-        self, api: str, kind: str, plural: str, name: str, progress: Progress
-    ) -> int:
+        self, api: str, kind: str, plural: str, name: str, progress: Progress,
+        repository: str | None = None,
+    ) -> int:  # fmt: skip
         path = _collection_path(api, plural, self.namespace)
         status, data = self._call(
             "GET", path, query=[("labelSelector", selector_for(name))], allow=(404,)
@@ -243,6 +266,12 @@ class KubernetesBackend:
         count = 0
         for item in data.get("items", []):
             item_name = item["metadata"]["name"]
+            owner = (item["metadata"].get("annotations") or {}).get(
+                ANNOTATION_PREFIX + "repository"
+            )
+            if repository and owner and not _same_repository(owner, repository):
+                progress(f"left {kind} {self.namespace}/{item_name}: it belongs to {owner}")
+                continue
             self._call(
                 "DELETE", f"{path}/{item_name}", query=[("propagationPolicy", "Background")],
                 allow=(404,),
@@ -273,6 +302,9 @@ class KubernetesBackend:
     ) -> str:
         """Report why the pod is not serving; fail at once on a hopeless reason or the timeout."""
         pods = self._pods(settings.environment)
+        reported = _termination_messages(pods)
+        if reported:  # the reloader's own report of a failure no retry can fix
+            raise RolloutError(f"{settings.environment}: {reported[0]}")
         reasons = _waiting_reasons(pods)
         hopeless = [r for r in reasons if r.split(":")[0] in HOPELESS_REASONS]
         elapsed = time.monotonic() - started
@@ -392,6 +424,11 @@ class KubernetesBackend:
         return response.status_code, _json(response.content)
 
 
+def _same_repository(a: str, b: str) -> bool:
+    """GitHub's repository names ignore case."""
+    return a.strip().lower() == b.strip().lower()
+
+
 class PodNotServingError(SyncError):
     """The API server could not reach a ready pod behind the Service (502/503): wait and retry."""
 
@@ -408,6 +445,18 @@ def _json(raw: bytes | str | None) -> Any:
 def _webhook_key(secret: dict[str, Any] | None) -> str | None:
     encoded = ((secret or {}).get("data") or {}).get(WEBHOOK_KEY)
     return base64.b64decode(encoded).decode() if encoded else None
+
+
+def _termination_messages(pods: list[dict[str, Any]]) -> list[str]:
+    """What the reloader wrote to its termination log before it stopped, per container."""
+    messages = []
+    for pod in pods:
+        for container in (pod.get("status") or {}).get("containerStatuses") or []:
+            for state in (container.get("state") or {}, container.get("lastState") or {}):
+                message = ((state.get("terminated") or {}).get("message") or "").strip()
+                if message:
+                    messages.append(message.splitlines()[-1])
+    return messages
 
 
 def _waiting_reasons(pods: list[dict[str, Any]]) -> list[str]:

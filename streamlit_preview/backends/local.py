@@ -21,7 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import httpx
@@ -135,17 +135,23 @@ class LocalBackend:
     # -- verbs --------------------------------------------------------------------------
 
     def list(self) -> list[Environment]:
-        if not self.records.is_dir():
-            return []
+        if not self.state_dir.exists() or (self.state_dir.is_dir() and not self.records.exists()):
+            return []  # nothing was ever opened here
+        try:
+            names = sorted(n for n in os.listdir(self.records) if n.endswith(".json"))
+        except OSError as exc:
+            raise ServiceError(
+                f"cannot read the state folder {self.records}: {exc.strerror}"
+            ) from None
         found = []
-        for path in sorted(self.records.glob("*.json")):
+        for path in (self.records / n for n in names):
             record = self._load(path.stem)
             if record:
                 found.append(self._describe(record))
         return found
 
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
-        record = self._load(settings.environment)
+        record = self._owned(self._load(settings.environment), settings)
         if record and self._alive(record):
             progress(f"{settings.environment} is running; syncing it")
             return self.sync(settings, progress=progress)
@@ -164,10 +170,12 @@ class LocalBackend:
         return self._describe(record, "running")
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
-        record = self._load(settings.environment)
+        record = self._owned(self._load(settings.environment), settings)
         if record is None:
             return None
         if not self._alive(record):
+            if not settings.target.branch:  # restart it on the branch it followed
+                settings = replace(settings, target=replace(settings.target, branch=record.branch))
             return self.open(settings, progress=progress)
         answer = self._send_sync(record, settings.target.sha)
         progress(describe_sync(settings.environment, answer))
@@ -177,11 +185,24 @@ class LocalBackend:
         )  # fmt: skip
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
-        record = self._load(settings.environment)
+        record = self._owned(self._load(settings.environment), settings)
         if record is None:
             return False
         self._remove(record)
         return True
+
+    @staticmethod
+    def _owned(record: Record | None, settings: Settings) -> Record | None:
+        """Refuse an environment that another repository opened under the same name."""
+        if (
+            record
+            and record.repository.strip().lower() != settings.target.repository.strip().lower()
+        ):
+            raise ServiceError(
+                f"{settings.environment} belongs to repository {record.repository}, "
+                f"not {settings.target.repository}: refusing to touch it"
+            )
+        return record
 
     # -- processes ----------------------------------------------------------------------
 
@@ -206,7 +227,9 @@ class LocalBackend:
             "PREVIEW_BIND": "127.0.0.1",
             "PREVIEW_STREAMLIT_PORT": str(streamlit_port),
             "PREVIEW_CONTROL_PORT": str(control_port),
+            "PREVIEW_TERMINATION_LOG": str(self._termination_path(name)),
         }
+        self._termination_path(name).unlink(missing_ok=True)
         if settings.git_token:
             _write_atomically(self._token_path(name), settings.git_token, mode=0o600)
             env["PREVIEW_GIT_TOKEN_FILE"] = str(self._token_path(name))
@@ -232,6 +255,9 @@ class LocalBackend:
         while True:
             elapsed = time.monotonic() - started
             if not self._alive(record):
+                reason = self._termination_message(record)
+                if reason:  # the reloader's own report of a failure no retry can fix
+                    raise RolloutError(f"{record.environment}: {reason}")
                 raise RolloutError(
                     f"{record.environment}: the reloader exited; last log lines: {self._tail(record)}"
                 )
@@ -279,6 +305,15 @@ class LocalBackend:
         if not keep_log:
             self.log_path(record.environment).unlink(missing_ok=True)
         self._record_path(record.environment).unlink(missing_ok=True)
+
+    def _termination_path(self, name: str) -> Path:
+        return self.logs / f"{name}.termination"
+
+    def _termination_message(self, record: Record) -> str:
+        try:
+            return self._termination_path(record.environment).read_text().strip()
+        except OSError:
+            return ""
 
     def _tail(self, record: Record, lines: int = 5) -> str:
         try:

@@ -15,6 +15,8 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
+import secrets
 import shutil
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,11 +24,35 @@ from urllib.parse import urlsplit
 
 import git
 
-from ..errors import SyncError
+from ..errors import PermanentSyncError, SyncError
 
 logger = logging.getLogger(__name__)
 
 GIT_TIMEOUT_SECONDS = 300
+
+# git's words for failures that retrying cannot fix, and what we say instead.
+_PERMANENT = (
+    (
+        re.compile(r"Remote branch (\S+) not found in upstream", re.I),
+        "branch {branch!r} not found in {url}",
+    ),
+    (
+        re.compile(
+            r"repository .* not found|Repository not found|returned error: 404|"
+            r"does not appear to be a git repository|repository '.*' does not exist",
+            re.I,
+        ),
+        "repository not found: {url}",
+    ),
+    (
+        re.compile(
+            r"Authentication failed|returned error: 40[13]|could not read Username|"
+            r"terminal prompts disabled|Invalid username or password",
+            re.I,
+        ),
+        "authentication refused by {url} (check the token's access to the repository)",
+    ),
+)
 _SUBMODULE_MODE = "160000"
 _SYMLINK_MODE = "120000"
 _EXECUTABLE_MODE = "100755"
@@ -87,7 +113,9 @@ class Checkout:
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
         # In a pod the checkout is an emptyDir owned by root (group fsGroup), and git refuses
         # a repository whose top folder another user owns ("dubious ownership").
-        config = [("safe.directory", str(self.path))]
+        # fsck on fetch refuses trees git would not check out (`..`, `.git` in any case).
+        config = [("safe.directory", str(self.path)), ("fetch.fsckObjects", "true"),
+                  ("transfer.fsckObjects", "true")]  # fmt: skip
         if self.token:
             parts = urlsplit(self.url)
             basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
@@ -104,6 +132,7 @@ class Checkout:
         return env
 
     def _git(self, *args: str, cwd: Path | None = None) -> str:
+        self.clear_stale_locks()
         runner = git.Git(str(cwd or self.path))
         try:
             return runner.execute(
@@ -133,25 +162,60 @@ class Checkout:
     def exists(self) -> bool:
         return (self.path / ".git").is_dir()
 
+    def clear_stale_locks(self) -> None:
+        """Remove `*.lock` files a killed git left behind (a container kill, say).
+
+        Our git commands run one at a time, so a lock present before one starts is held by
+        no living process.
+        """
+        folder = self.path / ".git"
+        if not folder.is_dir():
+            return
+        for lock in [*folder.glob("*.lock"), *(folder / "refs").rglob("*.lock")]:
+            logger.warning("removing a stale git lock %s", lock.relative_to(self.path))
+            lock.unlink(missing_ok=True)
+
+    def restore(self) -> None:
+        """Make every tracked file match the checked-out commit (a kill mid-update leaves a mix)."""
+        self._git("reset", "--hard", "-q", "HEAD")
+
     def clone(self) -> str:
         """Clone (or reuse a checkout left by a previous run); return the commit checked out."""
         if self.exists():
-            origin = self._git("config", "--get", "remote.origin.url")
-            if origin != self.url:
-                raise SyncError(f"{self.path} holds a checkout of another repository")
-            self.apply(self.plan(self.fetch()))
-            return self.head()
+            try:
+                origin = self._git("config", "--get", "remote.origin.url")
+                self.restore()
+            except SyncError as exc:
+                logger.warning("the checkout left behind is unusable (%s); cloning again", exc)
+                _empty_folder(self.path)
+            else:
+                if origin != self.url:
+                    raise SyncError(f"{self.path} holds a checkout of another repository")
+                self.apply(self.plan(self.fetch()))
+                return self.head()
         if self.path.exists() and any(self.path.iterdir()):
             raise SyncError(f"{self.path} is not empty and is not a checkout of the repository")
         self.path.mkdir(parents=True, exist_ok=True)
-        self._git(
-            "clone", "--depth", "1", "--single-branch", "--no-tags", "--branch", self.branch,
-            "--", self.url, str(self.path),
-            cwd=self.path.parent,
-        )  # fmt: skip
+        try:
+            self._git(
+                "clone", "--depth", "1", "--single-branch", "--no-tags", "--branch", self.branch,
+                "--", self.url, str(self.path),
+                cwd=self.path.parent,
+            )  # fmt: skip
+        except SyncError as exc:
+            raise self._classify(exc) from None
         self.fetches += 1
         self._git("config", "gc.auto", "0")
         return self.head()
+
+    def _classify(self, error: SyncError) -> SyncError:
+        """A permanent failure as one line naming the problem; anything else stays retryable."""
+        for pattern, message in _PERMANENT:
+            if pattern.search(str(error)):
+                return PermanentSyncError(
+                    message.format(branch=self.branch, url=public_url(self.url))
+                )
+        return error
 
     def head(self) -> str:
         return self._git("rev-parse", "HEAD")
@@ -205,8 +269,15 @@ class Checkout:
         return update.changes
 
     def _write_entries(self, entries: list[tuple[str, str, str, str]]) -> None:
+        for _, _, _, rel in entries:  # before anything is written
+            _check_path(rel)
         repo = self._repo()
         try:
+            for status, mode, _, rel in entries:
+                if status != "D" and mode == _SUBMODULE_MODE:  # git leaves an empty folder
+                    self._remove(rel)
+                    _make_parent_dirs(self.path, self.path / rel)
+                    (self.path / rel).mkdir(exist_ok=True)
             writes = [e for e in entries if e[0] != "D" and e[1] != _SUBMODULE_MODE]
             # The main script last: its rerun must see every other file already new.
             writes.sort(key=lambda e: (e[3] == self.main_script, e[3]))
@@ -223,9 +294,11 @@ class Checkout:
         _make_parent_dirs(self.path, dest)
         if dest.is_dir() and not dest.is_symlink():
             shutil.rmtree(dest)
-        tmp = dest.with_name(f".{dest.name}.preview-tmp")
-        if tmp.exists() or tmp.is_symlink():
-            tmp.unlink()
+        # Written beside .git's objects (same file system, never a committed path, short name)
+        # and renamed into place.
+        tmp_dir = self.path / ".git" / "preview-tmp"
+        tmp_dir.mkdir(exist_ok=True)
+        tmp = tmp_dir / secrets.token_hex(8)
         if mode == _SYMLINK_MODE:
             os.symlink(data.decode(), tmp)
         else:
@@ -235,6 +308,8 @@ class Checkout:
 
     def _remove(self, rel: str) -> None:
         dest = self.path / rel
+        if _has_symlinked_parent(self.path, dest):
+            return  # the file is not in the checkout: its folder became a link elsewhere
         if dest.is_symlink() or dest.is_file():
             dest.unlink()
         parent = dest.parent
@@ -259,6 +334,31 @@ class Checkout:
             return (self.path / rel).read_bytes()
         except OSError:
             return None
+
+
+def _check_path(rel: str) -> None:
+    """Refuse a path git itself would not check out: it could write outside the checkout."""
+    parts = rel.split("/")
+    for part in parts:
+        if part in ("", ".", "..") or part.lower() == ".git" or "\\" in part or "\0" in part:
+            raise SyncError(f"the commit has a path git refuses to check out: {rel!r}")
+
+
+def _has_symlinked_parent(root: Path, dest: Path) -> bool:
+    return any(
+        (root / parent).is_symlink()
+        for parent in dest.relative_to(root).parents
+        if str(parent) != "."
+    )
+
+
+def _empty_folder(folder: Path) -> None:
+    """Remove everything inside `folder`, keeping the folder (an emptyDir's mount point)."""
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            shutil.rmtree(entry)
+        else:
+            entry.unlink()
 
 
 def _make_parent_dirs(root: Path, dest: Path) -> None:

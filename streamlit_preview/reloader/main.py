@@ -44,6 +44,18 @@ class _Server(uvicorn.Server):
                 loop.remove_signal_handler(sig)
 
 
+def report_termination(message: str) -> None:
+    """Leave the reason we stop where the kubelet (or the local backend) reads it.
+
+    Kubernetes shows the file at terminationMessagePath (/dev/termination-log) as the
+    container's `terminated.message`; PREVIEW_TERMINATION_LOG moves it.
+    """
+    path = Path(os.environ.get("PREVIEW_TERMINATION_LOG") or "/dev/termination-log")
+    if path.parent.is_dir():
+        with contextlib.suppress(OSError):
+            path.write_text(message[:4000] + "\n")
+
+
 def build_reloader(settings: ReloaderSettings, runtime: Path) -> Reloader:
     """The reloader with its runtime folder (Streamlit's HOME, dependency environments)."""
     env = child_environment(os.environ)
@@ -58,8 +70,43 @@ def build_reloader(settings: ReloaderSettings, runtime: Path) -> Reloader:
     )
 
 
+RUNTIME_PREFIX = "streamlit-preview-"
+OWNER_FILE = "reloader.owner"
+
+
+def _process_start(pid: int) -> str | None:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
+    except (OSError, IndexError):
+        return None
+
+
+def make_runtime_folder() -> Path:
+    """Our runtime folder (Streamlit's HOME, the app environment), marked with who owns it."""
+    runtime = Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX))
+    (runtime / OWNER_FILE).write_text(f"{os.getpid()} {_process_start(os.getpid()) or ''}\n")
+    return runtime
+
+
+def clean_abandoned_runtimes(temp: Path | None = None) -> None:
+    """Remove the runtime folders of reloaders that were killed (their owner no longer runs).
+
+    Only folders that carry our owner file are touched; a live reloader's is kept.
+    """
+    for folder in (temp or Path(tempfile.gettempdir())).glob(RUNTIME_PREFIX + "*"):
+        owner = folder / OWNER_FILE
+        try:
+            pid_text, _, started = owner.read_text().strip().partition(" ")
+        except OSError:
+            continue
+        if not pid_text.isdigit() or _process_start(int(pid_text)) != (started or None):
+            logger.info("removing %s, left by a reloader that no longer runs", folder)
+            shutil.rmtree(folder, ignore_errors=True)
+
+
 async def serve(settings: ReloaderSettings) -> int:
-    runtime = Path(tempfile.mkdtemp(prefix="streamlit-preview-"))
+    clean_abandoned_runtimes()
+    runtime = make_runtime_folder()
     reloader = build_reloader(settings, runtime)
     failed = False
 
@@ -69,7 +116,8 @@ async def serve(settings: ReloaderSettings) -> int:
         def finished(task: asyncio.Task[None]) -> None:
             nonlocal failed
             if not task.cancelled() and task.exception() is not None:
-                logger.error("bootstrap failed: %s", task.exception())
+                logger.error("error: %s", task.exception())
+                report_termination(str(task.exception()))
                 failed = True
                 server.should_exit = True
 

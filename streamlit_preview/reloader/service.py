@@ -14,8 +14,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
+from typing import NoReturn
 
-from ..errors import ServiceError, SyncError, UnknownCommitError
+from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
 from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import DEPENDENCY_FILES, AppEnvironment, read_requirements
@@ -74,6 +75,8 @@ class Reloader:
         while self.commit is None:
             try:
                 self.commit = await asyncio.to_thread(self.checkout.clone)
+            except PermanentSyncError as exc:
+                self._fail(str(exc))
             except SyncError as exc:
                 self.last_error = str(exc)
                 delay = CLONE_RETRY_SECONDS[min(attempt, len(CLONE_RETRY_SECONDS) - 1)]
@@ -88,10 +91,18 @@ class Reloader:
         self.phase = "installing requirements"
         await self._install_requirements(self.checkout.read_file)
         self._check_app()
+        if self._app_file() is None or not self._app_file().is_file():  # type: ignore[union-attr]
+            self._fail(self.last_error or f"app {self.settings.app!r} not found")
         self.phase = "starting"
         if self._app_runnable():
             await self.supervisor.start()
         self.phase = "serving"
+
+    def _fail(self, message: str) -> NoReturn:
+        """End the start-up for good: the reloader then exits with this one line."""
+        self.last_error = message
+        self.phase = "failed"
+        raise PermanentSyncError(message)
 
     # -- sync ---------------------------------------------------------------------------
 

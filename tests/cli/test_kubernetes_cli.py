@@ -1,15 +1,13 @@
-"""The command line with `--backend kubernetes` against the emulator, and `render`."""
+"""`render` prints valid manifests and applies nothing (the rest of `--backend kubernetes` runs
+against the real control plane: tests/cluster/test_cli_on_cluster.py)."""
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 
-import pytest
 import yaml
 
-from tests.fixtures.apiserver import kubeconfig_for, running_api_server
 from tests.fixtures.processes import ROOT
 from tests.fixtures.schemas import validate_object
 
@@ -28,33 +26,3 @@ def test_render_prints_valid_manifests_and_applies_nothing():
     assert [o["kind"] for o in objects] == ["Secret", "Service", "Deployment", "HTTPRoute"]
     for obj in objects:
         validate_object(obj)
-
-
-@pytest.fixture
-def cluster():  # type: ignore[no-untyped-def]
-    with running_api_server() as (api, url):
-        yield api, url
-
-
-def test_open_list_close_with_the_kubernetes_backend(tmp_path, remote, cluster):
-    api, url = cluster
-    kubeconfig = tmp_path / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(kubeconfig_for(url)))
-    common = ["--backend", "kubernetes", "--kubeconfig", str(kubeconfig)]
-    secret_env = tmp_path / "secrets.env"
-    secret_env.write_text("API_KEY=from-a-file\n")
-
-    opened = run("open", "--repo", remote.url, "--repository", "octo/cli-app", "--branch", "main", "--pr", "4",
-                 "--domain", "previews.example.com", "--secret-env", str(secret_env), "--json", *common)  # fmt: skip
-    assert opened.returncode == 0, opened.stderr
-    env = json.loads(opened.stdout)
-    assert env["environment"] == "cli-app-pr-4" and env["commit"] == remote.head()
-    assert "from-a-file" not in opened.stderr + opened.stdout
-
-    listed = run("list", "--json", *common)
-    assert [e["environment"] for e in json.loads(listed.stdout)] == ["cli-app-pr-4"]
-
-    closed = run("close", "--repo", remote.url, "--repository", "octo/cli-app", "--pr", "4",
-                 "--domain", "previews.example.com", "--json", *common)  # fmt: skip
-    assert closed.returncode == 0, closed.stderr
-    assert json.loads(closed.stdout)["status"] == "closed" and api.store == {}

@@ -16,6 +16,7 @@ import sys
 
 import pytest
 
+from streamlit_preview.naming import environment_name
 from tests.fixtures.processes import ROOT, wait_for
 
 
@@ -49,7 +50,7 @@ def port_is_free(port: int) -> bool:
 def test_open_sync_close_with_an_open_tab(tmp_path, remote, page):
     state = tmp_path / "state"
     env = opened(remote, state)
-    assert env["environment"] == "remote-pr-1" and env["commit"] == remote.head()
+    assert env["environment"] == environment_name(remote.url, 1) and env["commit"] == remote.head()
     page.goto(env["url"])
     page.get_by_text("Hello version 1").wait_for(timeout=30_000)
     origin = page.evaluate("performance.timeOrigin")
@@ -88,7 +89,9 @@ def test_open_twice_syncs_the_running_environment(tmp_path, remote):
 def test_killed_reloader_is_listed_dead_and_open_brings_it_back(tmp_path, remote):
     state = tmp_path / "state"
     opened(remote, state)
-    record = json.loads((state / "environments" / "remote-pr-1.json").read_text())
+    record = json.loads(
+        (state / "environments" / f"{environment_name(remote.url, 1)}.json").read_text()
+    )
     os.kill(record["pid"], signal.SIGKILL)
 
     listed = wait_for(
@@ -99,7 +102,7 @@ def test_killed_reloader_is_listed_dead_and_open_brings_it_back(tmp_path, remote
         ),
         timeout=15,
     )
-    assert listed[0]["environment"] == "remote-pr-1"
+    assert listed[0]["environment"] == environment_name(remote.url, 1)
 
     back = opened(remote, state)
     assert back["commit"] == remote.head()
@@ -113,11 +116,14 @@ def test_two_pull_requests_side_by_side(tmp_path, remote):
     one, two = opened(remote, state, 1), opened(remote, state, 2)
     assert one["url"] != two["url"]
     rows = json.loads(cli("list", "--json", state_dir=state).stdout)
-    assert sorted(r["environment"] for r in rows) == ["remote-pr-1", "remote-pr-2"]
+    assert sorted(r["environment"] for r in rows) == [
+        environment_name(remote.url, 1),
+        environment_name(remote.url, 2),
+    ]
     assert {r["status"] for r in rows} == {"running"}
     cli("close", "--repo", remote.url, "--pr", "1", state_dir=state)
     rows = json.loads(cli("list", "--json", state_dir=state).stdout)
-    assert [r["environment"] for r in rows] == ["remote-pr-2"]
+    assert [r["environment"] for r in rows] == [environment_name(remote.url, 2)]
     cli("close", "--repo", remote.url, "--pr", "2", state_dir=state)
 
 
@@ -164,3 +170,24 @@ def test_bad_flags_exit_2_with_one_line_naming_the_flag(tmp_path, args, named):
     assert result.returncode == 2, result.stderr
     assert result.stderr.count("\n") == 1, result.stderr
     assert result.stderr.startswith(f"error: {named}"), result.stderr
+
+
+def test_an_environment_of_another_repository_is_never_touched(tmp_path, remote):
+    """Should two repositories ever share a name, neither may take over or close the other's."""
+    state = tmp_path / "state"
+    env = opened(remote, state)
+    path = state / "environments" / f"{env['environment']}.json"
+    record = json.loads(path.read_text())
+    record["repository"] = "someone/else"
+    path.write_text(json.dumps(record))
+
+    for verb in (("open", "--branch", "main"), ("close",)):
+        result = cli(
+            verb[0], "--repo", remote.url, "--pr", "1", *verb[1:], state_dir=state, check=False
+        )
+        assert result.returncode == 1
+        assert "belongs to repository someone/else" in result.stderr
+    assert json.loads(cli("list", "--json", state_dir=state).stdout)[0]["status"] == "running"
+    record["repository"] = remote.url
+    path.write_text(json.dumps(record))
+    cli("close", "--repo", remote.url, "--pr", "1", state_dir=state)

@@ -57,6 +57,15 @@ def test_open_sync_close_through_the_real_api_server(action, remote, github, kub
     assert opened.returncode == 0, opened.stdout + opened.stderr
     environment = opened.outputs["environment"]
     assert opened.outputs["commit"] == first
+    assert opened.outputs["url"] == f"https://{environment}.previews.example.com/"
+    assert opened.outputs["namespace"] == NAMESPACE
+    assert opened.outputs["deployment-id"] and opened.outputs["comment-id"]
+    assert environment in opened.summary and "::group::" in opened.stdout
+    token = action.kubeconfig["users"][0]["user"]["token"]
+    leaks = [ln for ln in (opened.stdout + opened.stderr).splitlines()
+             if ("ghs_actiontoken" in ln or token in ln) and not ln.startswith("::add-mask::")]  # fmt: skip
+    assert leaks == []
+    assert github.fake.statuses[int(opened.outputs["deployment-id"])] == ["in_progress", "success"]
     pod = _pod(kube, environment)
     assert pod["spec"]["nodeName"] == "preview-node"
     assert pod["status"]["podIP"].startswith("10.88.")
@@ -72,12 +81,27 @@ def test_open_sync_close_through_the_real_api_server(action, remote, github, kub
         "sync must not roll the pod"
     )
     assert len(github.fake.comments_by_pr[7]) == 1
+    assert second[:12] in github.fake.comments_by_pr[7][0]["body"]
+    assert github.fake.statuses[int(opened.outputs["deployment-id"])][-1] == "inactive"
 
     closed = action(action.event("closed", second), event_name="pull_request_target")
 
     assert closed.returncode == 0, closed.stdout + closed.stderr
     assert _wait_gone(kube, environment) == {}
     assert "closed" in github.fake.comments_by_pr[7][0]["body"]
+    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
+
+
+def test_open_twice_keeps_one_comment_and_switches_turn_reporting_off(action, remote, github):
+    for _ in range(2):
+        result = action(action.event("opened", remote.head()))
+        assert result.returncode == 0, result.stdout + result.stderr
+    assert len(github.fake.comments_by_pr[7]) == 1
+    github.fake.reset()
+    result = action(action.event("reopened", remote.head()), comment="false", deployment="false")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert github.fake.requests == []
+    assert result.outputs["deployment-id"] == "" and result.outputs["comment-id"] == ""
 
 
 def test_reopen_unchanged_keeps_the_pod_and_a_changed_input_rolls_it(action, remote, kube):
@@ -218,3 +242,19 @@ def test_a_pod_killed_between_syncs_is_waited_for(action, remote, kube):
     assert synced.returncode == 0, synced.stdout + synced.stderr
     assert synced.outputs["commit"] == new
     assert _pod(kube, environment)["metadata"]["uid"] != pod["metadata"]["uid"]
+
+
+def test_a_branch_that_does_not_exist_fails_at_once_with_the_reloaders_report(
+    action, remote, node_git
+):
+    started = time.monotonic()
+    head = {"ref": "no-such-branch", "sha": remote.head(),
+            "repo": {"clone_url": node_git.url("remote.git"), "private": False}}  # fmt: skip
+    result = action(action.event("opened", remote.head(), head=head))
+
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "branch 'no-such-branch' not found" in errors[0], result.stdout
+    assert time.monotonic() - started < 60, (
+        "read from the pod's termination message, not the timeout"
+    )

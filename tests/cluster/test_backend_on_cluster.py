@@ -1,0 +1,138 @@
+"""The Kubernetes backend through the real `kubernetes` client, against the real control plane,
+with the example Role's token.
+
+Covers: sync reaches the pod through the real service proxy and an unknown commit is a 409;
+re-open keeps the webhook key; a sync of a missing environment opens it; a router switch
+removes the old route; requests per open; gc deletes only what has expired.
+"""
+
+from __future__ import annotations
+
+import base64
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from streamlit_preview import lifecycle
+from streamlit_preview.backends.kubernetes import KubernetesBackend
+from streamlit_preview.config import build_settings, make_target
+from streamlit_preview.errors import UnknownCommitError
+from tests.cluster.conftest import NAMESPACE, objects_of
+
+pytestmark = pytest.mark.cluster
+
+
+def quiet(line: str) -> None:
+    pass
+
+
+@pytest.fixture
+def preview(node_git, kube, sa_kubeconfig):  # type: ignore[no-untyped-def]
+    """(backend, settings factory); every environment it opened is closed afterwards."""
+    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
+    made = []
+
+    def settings(sha=None, repository="octo/demo-app", pr=7, **inputs):  # type: ignore[no-untyped-def]
+        target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
+                             branch="main", pr=pr, sha=sha)  # fmt: skip
+        built = build_settings({"domain": "previews.example.com", "image": kube.image,
+                                "wait-timeout": "3m"} | inputs, target)  # fmt: skip
+        made.append(built)
+        return built
+
+    yield backend, settings
+    for built in made:
+        lifecycle.close_environment(backend, built, quiet)
+
+
+def _secret(kube, name: str) -> dict:  # type: ignore[no-untyped-def]
+    with kube.client() as client:
+        return client.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{name}").json()
+
+
+def test_sync_reaches_the_pod_and_an_unknown_commit_is_refused(preview, remote):
+    backend, settings = preview
+    opened = lifecycle.open_environment(backend, settings(), quiet)
+    assert opened.commit == remote.head()
+    new = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('synced')\n"})
+    assert lifecycle.sync_environment(backend, settings(sha=new), quiet).commit == new
+    with pytest.raises(UnknownCommitError):
+        lifecycle.sync_environment(backend, settings(sha="b" * 40), quiet)
+
+
+def test_reopen_keeps_the_webhook_key_and_sync_still_verifies(preview, remote, kube):
+    backend, settings = preview
+    opened = lifecycle.open_environment(backend, settings(), quiet)
+    key = _secret(kube, opened.environment)["data"]["webhook-key"]
+    lifecycle.open_environment(backend, settings(cpu="250m"), quiet)
+    assert _secret(kube, opened.environment)["data"]["webhook-key"] == key
+    assert len(base64.b64decode(key)) == 64
+    new = remote.commit({"a.txt": "1"})
+    assert lifecycle.sync_environment(backend, settings(sha=new), quiet).commit == new
+
+
+def test_sync_of_a_missing_environment_opens_it(preview, remote, kube):
+    backend, settings = preview
+    env = lifecycle.sync_environment(backend, settings(sha=remote.head()), quiet)
+    assert env.commit == remote.head()
+    assert "deployments" in objects_of(kube, env.environment)
+
+
+def test_switching_router_removes_the_old_route(preview, kube):
+    backend, settings = preview
+    opened = lifecycle.open_environment(backend, settings(), quiet)
+    lifecycle.open_environment(backend, settings(router="gateway-api", gateway="infra/edge"), quiet)
+    kinds = objects_of(kube, opened.environment)
+    assert "httproutes" in kinds and "virtualservices" not in kinds
+
+
+def test_open_costs_at_most_8_requests_before_the_wait(preview):
+    backend, settings = preview
+    backend._wait_for_rollout = lambda settings, progress: None  # count the open itself
+    lifecycle.open_environment(backend, settings(), quiet)
+    assert backend.requests <= 8
+
+
+def test_gc_deletes_only_expired_environments(preview, kube):
+    backend, settings = preview
+    short = lifecycle.open_environment(
+        backend, settings(repository="octo/old-app", pr=1, ttl="1h"), quiet
+    )
+    lasting = lifecycle.open_environment(backend, settings(), quiet)
+    later = datetime.now(UTC) + timedelta(hours=2)
+
+    expired = backend.collect_expired(now=later, dry_run=True, progress=quiet)
+    assert [e.environment for e in expired] == [short.environment]
+    assert "deployments" in objects_of(kube, short.environment)
+
+    backend.collect_expired(now=later, dry_run=False, progress=quiet)
+    assert "deployments" not in objects_of(kube, short.environment)
+    assert "deployments" in objects_of(kube, lasting.environment)
+
+
+def test_objects_of_another_repository_are_never_touched(preview, kube):
+    """Should two repositories ever share a name, neither may take over or close the other's."""
+    from streamlit_preview.errors import ServiceError
+    from streamlit_preview.naming import labels_for
+
+    backend, settings = preview
+    ours = settings()
+    theirs = {"apiVersion": "v1", "kind": "Secret", "type": "Opaque",
+              "metadata": {"name": ours.environment, "namespace": NAMESPACE, "labels": labels_for(ours.environment),
+                           "annotations": {"streamlit-preview.dev/repository": "someone/else"}},
+              "data": {"webhook-key": base64.b64encode(b"theirs").decode()}}  # fmt: skip
+    with kube.client() as client:
+        client.post(f"/api/v1/namespaces/{NAMESPACE}/secrets", json=theirs).raise_for_status()
+        try:
+            for verb in (
+                lifecycle.open_environment,
+                lifecycle.sync_environment,
+                lifecycle.close_environment,
+            ):
+                with pytest.raises(ServiceError, match="belongs to repository someone/else"):
+                    verb(backend, ours, quiet)
+            kept = client.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{ours.environment}").json()
+            assert kept["data"]["webhook-key"] == theirs["data"]["webhook-key"]
+            assert "deployments" not in objects_of(kube, ours.environment)
+        finally:
+            client.delete(f"/api/v1/namespaces/{NAMESPACE}/secrets/{ours.environment}")
