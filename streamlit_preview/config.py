@@ -118,6 +118,9 @@ def build_settings(
     gateway = value["gateway"]
     for part in gateway.split("/", 1):
         check.dns_label(label("gateway"), part)
+    env = check.env_lines(label("env"), raw["env"])
+    secret_env = check.env_lines(label("secret-env"), raw["secret-env"])
+    check.distinct_names(label("env"), env, label("secret-env"), secret_env)
     return Settings(
         mode=check.choice(label("mode"), value["mode"], MODES),
         target=target,
@@ -128,8 +131,8 @@ def build_settings(
         image=_image(label("image"), value["image"]),
         router=router,
         gateway=gateway,
-        env=check.env_lines(label("env"), raw["env"]),
-        secret_env=check.env_lines(label("secret-env"), raw["secret-env"]),
+        env=env,
+        secret_env=secret_env,
         cpu=check.quantity(label("cpu"), value["cpu"]),
         memory=check.quantity(label("memory"), value["memory"]),
         gpu=check.whole_number(label("gpu"), value["gpu"]),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -48,10 +49,16 @@ ALL_KINDS = (
 _LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
+# Characters YAML reads as line breaks (U+0085, U+2028, U+2029) or refuses (C1 controls, a
+# byte-order mark) even inside a double-quoted scalar: written as escapes, they arrive as sent.
+_YAML_UNSAFE = re.compile("[\u007f-\u009f\u2028\u2029\ufeff]")
+
+
 def _as_json(value: object) -> object:
-    return (
-        json.dumps(value, ensure_ascii=False) if not isinstance(value, jinja2.Undefined) else value
-    )
+    if isinstance(value, jinja2.Undefined):
+        return value
+    text = json.dumps(value, ensure_ascii=False)
+    return _YAML_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 _environment = jinja2.Environment(

@@ -34,7 +34,10 @@ def is_fresh(timestamp: object, *, now: float | None = None) -> bool:
     if isinstance(timestamp, bool) or not isinstance(timestamp, int | float):
         return False
     current = time.time() if now is None else now
-    return abs(current - float(timestamp)) <= MAX_SKEW_SECONDS
+    try:
+        return abs(current - float(timestamp)) <= MAX_SKEW_SECONDS  # NaN compares False
+    except OverflowError:  # an integer too large for a float
+        return False
 
 
 def is_commit_sha(value: object) -> bool:

@@ -69,6 +69,12 @@ def positive_int(name: str, value: str) -> int:
     return int(value.strip())
 
 
+# Set by the rendered Deployment itself.
+RESERVED_ENV = frozenset({"HOME"})
+# C0 controls but tab, DEL, C1 controls: Kubernetes accepts them, YAML and people do not.
+_CONTROL = re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]")
+
+
 def env_lines(name: str, value: str) -> dict[str, str]:
     """`KEY=VALUE` lines (blank lines and `#` comments skipped); keys are variable names."""
     result: dict[str, str] = {}
@@ -79,10 +85,25 @@ def env_lines(name: str, value: str) -> dict[str, str]:
         key = key.strip()
         if not sep or not _ENV_NAME.match(key):
             raise InputError(name, f"line {number}: expected KEY=VALUE with KEY a variable name")
-        if key.startswith("PREVIEW_"):
+        if key.startswith("PREVIEW_") or key in RESERVED_ENV:
             raise InputError(name, f"line {number}: {key} is reserved for the reloader")
+        if key in result:
+            raise InputError(name, f"line {number}: {key} is set twice; set it once")
+        bad = _CONTROL.search(val)
+        if bad:
+            raise InputError(
+                name, f"line {number}: the value of {key} has a control character "
+                f"(U+{ord(bad.group()):04X}); expected printable text",
+            )  # fmt: skip
         result[key] = val
     return result
+
+
+def distinct_names(first: str, one: dict[str, str], second: str, other: dict[str, str]) -> None:
+    """The same variable in two inputs would be set twice in the pod: one clear line instead."""
+    both = sorted(set(one) & set(other))
+    if both:
+        raise InputError(second, f"{both[0]} is also set in {first}; set each variable once")
 
 
 def label_lines(name: str, value: str) -> dict[str, str]:

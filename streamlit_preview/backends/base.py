@@ -22,7 +22,7 @@ class Environment:
     environment: str
     url: str | None
     commit: str | None
-    status: str  # running | starting | dead | closed | missing
+    status: str  # running | starting | dead | damaged | closed | missing
     namespace: str | None = None
     branch: str | None = None
     pr: int | None = None

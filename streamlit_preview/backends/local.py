@@ -10,6 +10,7 @@ start time, so a recycled PID is never signalled.
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import json
 import logging
 import os
@@ -21,6 +22,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -68,6 +70,10 @@ class Record:
         return f"http://127.0.0.1:{self.control_port}"
 
 
+class DamagedRecord(ServiceError):
+    """A state record that cannot be read; never trusted to name a process to signal."""
+
+
 class LocalBackend:
     name = "local"
 
@@ -93,12 +99,41 @@ class LocalBackend:
         return self.logs / f"{name}.log"
 
     def _load(self, name: str) -> Record | None:
+        """The record of `name`; None when there is none. A damaged one raises `DamagedRecord`."""
         try:
-            return Record(**json.loads(self._record_path(name).read_text()))
+            record = Record(**json.loads(self._record_path(name).read_text()))
         except FileNotFoundError:
             return None
         except (ValueError, TypeError) as exc:
-            raise ServiceError(f"state file {self._record_path(name)} is damaged: {exc}") from None
+            raise DamagedRecord(f"state file {self._record_path(name)} is damaged: {exc}") from None
+        if not isinstance(record.pid, int) or not isinstance(record.started, str):
+            raise DamagedRecord(
+                f"state file {self._record_path(name)} is damaged: bad pid or start time"
+            )
+        return record
+
+    def _load_or_forget(self, name: str, progress: Progress) -> Record | None:
+        """Like `_load`, but a damaged record is dropped (never trusted to signal anything)."""
+        try:
+            return self._load(name)
+        except DamagedRecord as exc:
+            progress(f"{exc}; forgetting it (no process is signalled)")
+            self._forget(name)
+            return None
+
+    def _forget(self, name: str) -> None:
+        for path in (self._record_path(name), self._key_path(name), self._token_path(name)):
+            path.unlink(missing_ok=True)
+        shutil.rmtree(self.work_root / name, ignore_errors=True)
+
+    @contextlib.contextmanager
+    def _locked(self, name: str) -> Iterator[None]:
+        """One command at a time per environment (two concurrent opens made two reloaders)."""
+        folder = self.state_dir / "locks"
+        folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+        with (folder / f"{name}.lock").open("w") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            yield
 
     def _save(self, record: Record) -> None:
         _write_atomically(
@@ -106,7 +141,8 @@ class LocalBackend:
         )
 
     def _alive(self, record: Record) -> bool:
-        return _start_time(record.pid) == record.started
+        """Only a process whose PID and kernel start time both match is ours."""
+        return record.pid > 1 and bool(record.started) and _start_time(record.pid) == record.started
 
     def _ready(self, record: Record) -> bool:
         try:
@@ -145,16 +181,26 @@ class LocalBackend:
             ) from None
         found = []
         for path in (self.records / n for n in names):
-            record = self._load(path.stem)
+            try:
+                record = self._load(path.stem)
+            except DamagedRecord:
+                found.append(
+                    Environment(environment=path.stem, url=None, commit=None, status="damaged")
+                )
+                continue
             if record:
                 found.append(self._describe(record))
         return found
 
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
-        record = self._owned(self._load(settings.environment), settings)
+        with self._locked(settings.environment):
+            return self._open(settings, progress)
+
+    def _open(self, settings: Settings, progress: Progress) -> Environment:
+        record = self._owned(self._load_or_forget(settings.environment, progress), settings)
         if record and self._alive(record):
             progress(f"{settings.environment} is running; syncing it")
-            return self.sync(settings, progress=progress)
+            return self._sync(settings, progress)
         if record:
             progress(f"{settings.environment} was dead; starting it again")
             self._remove(record, keep_log=True)
@@ -170,13 +216,17 @@ class LocalBackend:
         return self._describe(record, "running")
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
-        record = self._owned(self._load(settings.environment), settings)
+        with self._locked(settings.environment):
+            return self._sync(settings, progress)
+
+    def _sync(self, settings: Settings, progress: Progress) -> Environment | None:
+        record = self._owned(self._load_or_forget(settings.environment, progress), settings)
         if record is None:
             return None
         if not self._alive(record):
             if not settings.target.branch:  # restart it on the branch it followed
                 settings = replace(settings, target=replace(settings.target, branch=record.branch))
-            return self.open(settings, progress=progress)
+            return self._open(settings, progress)
         answer = self._send_sync(record, settings.target.sha)
         progress(describe_sync(settings.environment, answer))
         return Environment(
@@ -185,11 +235,17 @@ class LocalBackend:
         )  # fmt: skip
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
-        record = self._owned(self._load(settings.environment), settings)
-        if record is None:
-            return False
-        self._remove(record)
-        return True
+        with self._locked(settings.environment):
+            try:
+                record = self._owned(self._load(settings.environment), settings)
+            except DamagedRecord as exc:
+                progress(f"{exc}; removing its files (no process is signalled)")
+                self._forget(settings.environment)
+                return True
+            if record is None:
+                return False
+            self._remove(record)
+            return True
 
     @staticmethod
     def _owned(record: Record | None, settings: Settings) -> Record | None:
@@ -216,7 +272,10 @@ class LocalBackend:
         shutil.rmtree(workdir, ignore_errors=True)
         streamlit_port = _free_port(previous.streamlit_port if previous else None)
         control_port = _free_port(previous.control_port if previous else None, avoid=streamlit_port)
-        env = {k: v for k, v in os.environ.items() if not k.startswith("PREVIEW_")}
+        # Nothing of ours reaches the app: no PREVIEW_* and no GitHub token (the reloader
+        # gets the token as a file, as in the pod).
+        env = {k: v for k, v in os.environ.items()
+               if not k.startswith("PREVIEW_") and k not in ("GITHUB_TOKEN", "GH_TOKEN")}  # fmt: skip
         env |= settings.env | settings.secret_env
         env |= {
             "PREVIEW_REPO": settings.target.repo_url,
@@ -278,7 +337,13 @@ class LocalBackend:
             time.sleep(0.1)
 
     def _send_sync(self, record: Record, sha: str | None) -> dict:
-        body, headers = sync_request(self._key_path(record.environment).read_text().encode(), sha)
+        try:
+            key = self._key_path(record.environment).read_text().encode()
+        except OSError as exc:
+            raise ServiceError(
+                f"{record.environment}: cannot read its key file ({exc.strerror}); close and open it again"
+            ) from None
+        body, headers = sync_request(key, sha)
         try:
             response = self._http.post(
                 f"{record.control}/sync",

@@ -113,6 +113,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> ReloaderS
         raise InputError("PREVIEW_REPO", "required: a git URL, file:// URL or local path")
     if not args.branch:
         raise InputError("PREVIEW_BRANCH", "required: the branch to follow")
+    streamlit_port = _check_port("PREVIEW_STREAMLIT_PORT", args.streamlit_port)
+    if _check_port("PREVIEW_CONTROL_PORT", args.control_port) == streamlit_port:
+        raise InputError(
+            "PREVIEW_CONTROL_PORT", f"must differ from PREVIEW_STREAMLIT_PORT ({streamlit_port})"
+        )
     return ReloaderSettings(
         repo=_check_repo(args.repo),
         branch=_check_branch(args.branch),

@@ -56,7 +56,7 @@ def build_app(
             return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
         try:
             payload = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: absurdly deep nesting
             return _error(400, "body: expected a JSON object")
         if not isinstance(payload, dict):
             return _error(400, "body: expected a JSON object")
@@ -90,6 +90,8 @@ def build_app(
         return JSONResponse(reloader.status())
 
     async def healthz(request: Request) -> Response:
+        if reloader.supervisor.unhealthy:
+            return PlainTextResponse("streamlit keeps hanging after restarts", status_code=503)
         return PlainTextResponse("ok")
 
     async def readyz(request: Request) -> Response:

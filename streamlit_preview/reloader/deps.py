@@ -52,8 +52,55 @@ def read_requirements(read: Callable[[str], bytes | None]) -> str | None:
     return None
 
 
+_FILE_OPTIONS = ("-r", "--requirement", "-c", "--constraint", "-e", "--editable")
+
+
+def needs_checkout(requirements: str) -> bool:
+    """Whether a line installs from a path of the repository (it must be on disk first)."""
+    for line in requirements.splitlines():
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        target = words[-1] if words[0] in _FILE_OPTIONS or words[0].startswith("--") else words[0]
+        if target.startswith((".", "/", "file:")) or " @ file:" in line:
+            return True
+    return False
+
+
+def check_paths(requirements: str, root: Path) -> None:
+    """Refuse `-r`, `-c` and `-e` references to files outside the repository: pip reads them
+    and quotes their lines in its errors."""
+    root = root.resolve()
+    for number, line in enumerate(requirements.splitlines(), 1):
+        words = line.split("#", 1)[0].split()
+        if not words:
+            continue
+        candidates = []
+        if words[0] in _FILE_OPTIONS and len(words) > 1:
+            candidates.append(words[1])
+        elif words[0].startswith(tuple(o + "=" for o in _FILE_OPTIONS)):
+            candidates.append(words[0].split("=", 1)[1])
+        for candidate in candidates:
+            if "://" in candidate:
+                continue  # a URL: pip fetches it
+            if not (root / candidate).resolve().is_relative_to(root):
+                raise ServiceError(
+                    f"requirements line {number}: refers to a path outside the repository"
+                )
+
+
 def _has_requirements(text: str) -> bool:
     return any(line.strip() and not line.lstrip().startswith("#") for line in text.splitlines())
+
+
+def _public_reason(line: str) -> str:
+    """pip's last error line, without quoted file content (`/status` is unauthenticated)."""
+    line = line.strip()
+    if "Invalid requirement" in line or ("line " in line and "'" in line):
+        return (
+            "a line of the requirements could not be parsed (the reloader's log has pip's message)"
+        )
+    return line[:300]
 
 
 def _normalise(name: str) -> str:
@@ -128,8 +175,10 @@ class AppEnvironment:
         after, pth_after = self._installed()
         if result.returncode != 0:
             errors = [ln for ln in result.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
-            reason = errors[-1] if errors else f"pip exited with {result.returncode}"
-            raise ServiceError(f"installing requirements failed: {reason.strip()}")
+            reason = _public_reason(
+                errors[-1] if errors else f"pip exited with {result.returncode}"
+            )
+            raise ServiceError(f"installing requirements failed: {reason}")
         changed = any(after.get(name) != version for name, version in before.items())
         added = set(after) - set(before)
         shadows_image = bool(added & self._image_packages)

@@ -247,6 +247,24 @@ class Checkout:
             return False
         return self.has_commit(sha)
 
+    def is_on_branch(self, sha: str, head: str) -> bool:
+        """Whether `sha` is `head` or one of its ancestors, deepening the shallow history as
+        needed (a commit of another branch must not be taken for an older one of ours)."""
+        for depth in ("50", "1000", None):
+            try:
+                self._git("merge-base", "--is-ancestor", sha, head)
+                return True
+            except SyncError:
+                pass
+            if depth is None:
+                return False
+            self.fetches += 1
+            self._git(
+                "fetch", "--depth", depth, "--no-tags", "--force", "origin",
+                f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
+            )  # fmt: skip
+        return False
+
     def plan(self, target: str) -> Update:
         """What bringing the working tree to `target` will change (nothing is written)."""
         current = self.head()

@@ -19,7 +19,13 @@ from typing import NoReturn
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
 from ..versions import component_versions
 from .config import ReloaderSettings
-from .deps import DEPENDENCY_FILES, AppEnvironment, read_requirements
+from .deps import (
+    DEPENDENCY_FILES,
+    AppEnvironment,
+    check_paths,
+    needs_checkout,
+    read_requirements,
+)
 from .gitsync import Changes, Checkout, public_url
 from .singleflight import SingleFlight
 from .supervisor import Supervisor
@@ -63,6 +69,7 @@ class Reloader:
         self.synced_at: str | None = None
         self.last_error: str | None = None
         self.requirements: str | None = None
+        self.requirements_failed = False
         self.phase = "cloning"  # cloning → installing requirements → starting → serving
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()
@@ -130,7 +137,8 @@ class Reloader:
         head = await asyncio.to_thread(self.checkout.fetch)
         unknown = set()
         for sha in shas - {head}:
-            if not await asyncio.to_thread(self.checkout.fetch_commit, sha):
+            found = await asyncio.to_thread(self.checkout.fetch_commit, sha)
+            if not found or not await asyncio.to_thread(self.checkout.is_on_branch, sha, head):
                 unknown.add(sha)
         previous = self.checkout.head()
         self.last_error = None
@@ -138,14 +146,22 @@ class Reloader:
         # itself), what they import is already there.
         must_restart = False
         update = await asyncio.to_thread(self.checkout.plan, head)
-        if any(p in DEPENDENCY_FILES for p in update.changes.paths):
-            must_restart = await self._install_requirements(
-                lambda p: self.checkout.read_at(head, p)
-            )
+        read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
+        install = self.requirements_failed or any(
+            p in DEPENDENCY_FILES for p in update.changes.paths
+        )
+        local = install and needs_checkout(read_requirements(read_new) or "")
+        if install and not local:
+            must_restart = await self._install_requirements(read_new)
         changes = await asyncio.to_thread(self.checkout.apply, update)
+        if local:  # it installs from paths of the new commit: they must be on disk first
+            must_restart = await self._install_requirements(self.checkout.read_file)
         self.commit = head
         self.synced_at = _now()
-        restarted = await self._react(changes, must_restart) if changes else False
+        # A retried install that now worked changes no file: the app must still see it.
+        retried = install and not self.requirements_failed and not changes
+        react_to = Changes(modified=DEPENDENCY_FILES[:1]) if retried else changes
+        restarted = await self._react(react_to, must_restart) if react_to else False
         if changes:
             logger.info(
                 "synced %s -> %s (%d files%s)", previous[:12], head[:12], len(changes.paths),
@@ -179,24 +195,30 @@ class Reloader:
         return False
 
     async def _install_requirements(self, read: Callable[[str], bytes | None]) -> bool:
-        """Install the requirements `read` finds if they changed; True if a restart is needed."""
+        """Install the requirements `read` finds if they changed; True if a restart is needed.
+
+        A failed install is retried at the next sync (and at the next start) until it works;
+        until then `last_error` says so.
+        """
         try:
             requirements = read_requirements(read)
-            if requirements == self.requirements:
+            if requirements == self.requirements and not self.requirements_failed:
                 return False
             if requirements is None:
-                self.requirements = None
+                self.requirements, self.requirements_failed = None, False
                 return False  # packages no longer listed stay installed: harmless
+            check_paths(requirements, self.settings.workdir)
             started = time.monotonic()
             restart = await asyncio.to_thread(
                 self.environment.install, requirements, cwd=self.settings.workdir
             )
-            self.requirements = requirements
+            self.requirements, self.requirements_failed = requirements, False
             logger.info("requirements ready in %.1f s", time.monotonic() - started)
             return restart
         except ServiceError as exc:
+            self.requirements_failed = True
             self.last_error = str(exc)
-            logger.error("%s; the app keeps its previous packages", exc)
+            logger.error("%s; the app keeps its previous packages until an install succeeds", exc)
             return False
 
     def _check_app(self) -> None:

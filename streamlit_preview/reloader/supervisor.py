@@ -33,6 +33,13 @@ STOP_GRACE_SECONDS = 5.0
 BACKOFF_SECONDS = (1.0, 2.0, 4.0, 8.0, 16.0, 30.0)
 STABLE_AFTER_SECONDS = 60.0
 HEALTH_POLL_SECONDS = 0.05
+# A running Streamlit that stops answering its health check (a deadlock, a stuck import) is
+# killed and restarted; after this many such restarts in a row the reloader reports itself
+# unhealthy, so the kubelet restarts the whole pod.
+HANG_CHECK_SECONDS = 5.0
+HANG_TIMEOUT_SECONDS = 3.0
+HANG_FAILURES = 3
+HANG_RESTARTS_BEFORE_UNHEALTHY = 3
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
@@ -98,6 +105,7 @@ class Supervisor:
         self._stopping = False
         self._lock = asyncio.Lock()
         self._rerun_counter = 0
+        self.hang_restarts = 0
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self._write_user_config()
 
@@ -209,14 +217,40 @@ class Supervisor:
             self.restarts += 1
             await self._spawn()
 
+    @property
+    def unhealthy(self) -> bool:
+        """True when restarts did not cure a hang: time for the kubelet to restart the pod."""
+        return self.hang_restarts >= HANG_RESTARTS_BEFORE_UNHEALTHY
+
     async def _await_health(self, process: asyncio.subprocess.Process) -> None:
+        """Mark the process running once it answers; then watch that it keeps answering."""
         url = f"{self.options.local_base}/_stcore/health"
         while process.returncode is None:
             with contextlib.suppress(httpx.HTTPError):
                 if (await self._http.get(url)).status_code == 200:
                     self.state = "running"
-                    return
+                    break
             await asyncio.sleep(HEALTH_POLL_SECONDS)
+        failures, healthy_since = 0, time.monotonic()
+        while process.returncode is None:
+            await asyncio.sleep(HANG_CHECK_SECONDS)
+            try:
+                answered = (
+                    await self._http.get(url, timeout=HANG_TIMEOUT_SECONDS)
+                ).status_code == 200
+            except httpx.HTTPError:
+                answered = False
+            failures = 0 if answered else failures + 1
+            if answered and time.monotonic() - healthy_since > STABLE_AFTER_SECONDS:
+                self.hang_restarts = 0
+            if failures >= HANG_FAILURES and process.returncode is None:
+                self.hang_restarts += 1
+                logger.error(
+                    "streamlit stopped answering its health check for %.0f s; killing it",
+                    failures * HANG_CHECK_SECONDS,
+                )
+                _signal_group(process.pid, signal.SIGKILL)  # _watch restarts it
+                return
 
     async def wait_running(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
@@ -248,12 +282,15 @@ class Supervisor:
             return None
         if response.status_code != 200:
             return None
-        active = connects = 0
+        active: int | None = None
+        connects = 0
         for name, value in _METRIC.findall(response.text):
             if name == "active_sessions":
                 active = int(value)
             else:
                 connects += int(value)
+        if active is None:  # another Streamlit release's metrics: unknown, never "nobody"
+            return None
         return active, connects
 
     def force_rerun(self) -> None:

@@ -183,3 +183,19 @@ def test_names_like_the_writers_temporary_files_and_very_long_names(remote, relo
     assert (reloader.workdir / ".x.txt.preview-tmp").read_text() == "committed\n"
     assert (reloader.workdir / long_name).read_text() == "2\n"
     assert "falling back to a hard reset" not in reloader.log()
+
+
+def test_a_hung_streamlit_is_restarted_and_a_lasting_hang_fails_healthz(reloader):
+    """SIGSTOP stands for a deadlock: alive, but no longer answering its health check."""
+    from tests.fixtures.processes import wait_for
+
+    for round_ in range(3):
+        pid = reloader.status()["streamlit"]["pid"]
+        os.kill(pid, signal.SIGSTOP)
+        wait_for(
+            lambda pid=pid: (s := reloader.status()["streamlit"])["pid"] not in (None, pid) and s["state"] == "running",
+            timeout=60, message=f"a hung Streamlit was not restarted (round {round_})",
+        )  # fmt: skip
+        if round_ < 2:
+            assert reloader.http.get("/healthz").status_code == 200
+    assert reloader.http.get("/healthz").status_code == 503
