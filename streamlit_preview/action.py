@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Callable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from . import lifecycle, validation
@@ -92,6 +93,9 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     _mask_kubeconfig(runner, inputs.get("kubeconfig", ""))
     for line in inputs.get("secret-env", "").splitlines():
         runner.mask(line.partition("=")[2])
+    for line in inputs.get("secrets-toml", "").splitlines():  # each value, and each whole line
+        runner.mask(line.partition("=")[2].strip().strip("\"'"))
+        runner.mask(line)
     settings = settings_from_event(runner, inputs, token)
     if settings is None:
         runner.notice("nothing to do for this pull_request action", title="streamlit-preview")
@@ -104,8 +108,12 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     reporter = _Reporter(runner, github, settings)
     with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):
         if settings.mode == "close":
-            env = lifecycle.close_environment(backend, settings, runner.info)
+            closed = lifecycle.close_pull_request(backend, settings, runner.info)
+            env = closed[0]
             reporter.closed(env)
+            for other in closed[1:]:  # the pull request's other named previews
+                each = replace(settings, environment=other.environment, name=other.name)
+                _Reporter(runner, github, each).closed(other)
         else:
             reporter.started()
             verb = (

@@ -28,7 +28,16 @@ _INPUT_HELP = {
     "namespace": "Kubernetes namespace of the environments",
     "domain": "wildcard domain; the URL is https://<environment>.<domain>/",
     "app-path": "the Streamlit script inside the repository",
-    "image": "image the preview pods run (the project's image)",
+    "image": "image the preview pods run (default: the project's image for --python)",
+    "python": "the app's Python: 3.11, 3.12 or 3.13 (picks the default image)",
+    "image-pull-secret": "Secret in the namespace for pulling the image from a private registry",
+    "tolerations": "key[=value]:Effect taint the preview tolerates (repeatable)",
+    "secrets-toml": "file of TOML that st.secrets sees (never on the command line)",
+    "name": "tells apart several previews of one pull request (one per app)",
+    "data-size": "a PersistentVolumeClaim of this size at /data (PREVIEW_DATA_DIR), e.g. 20Gi",
+    "data-storage-class": "storage class of the data volume (default: the cluster's)",
+    "setup": "shell command run in the checkout after requirements, before Streamlit",
+    "setup-watch": "glob: a sync that changes a matching file runs setup again (repeatable)",
     "router": "how traffic reaches the pod: istio, gateway-api, ingress or none",
     "gateway": "[namespace/]name of the Istio Gateway or Gateway API Gateway",
     "env": "KEY=VALUE for the app (repeatable)",
@@ -42,7 +51,7 @@ _INPUT_HELP = {
     "webhook-url": "send sync to this public /sync URL instead of the API server's proxy",
     "kubeconfig": "path of a kubeconfig (default: in-cluster, then KUBECONFIG)",
 }
-_REPEATABLE = ("env", "node-selector")
+_REPEATABLE = ("env", "node-selector", "tolerations", "setup-watch")
 
 
 def _add_input_flags(parser: argparse.ArgumentParser) -> None:
@@ -53,6 +62,10 @@ def _add_input_flags(parser: argparse.ArgumentParser) -> None:
             parser.add_argument(f"--{name}", action="append", default=[], help=help_text)
         elif name == "app-path":
             parser.add_argument("--app-path", "--app", dest="app_path", help=help_text + suffix)
+        elif name == "secrets-toml":
+            parser.add_argument(
+                "--secrets-toml-file", dest="secrets_toml", metavar="PATH", help=help_text
+            )
         else:
             parser.add_argument(f"--{name}", help=help_text + suffix)
 
@@ -104,6 +117,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--namespace", help=_INPUT_HELP["namespace"] + f" (default: {DEFAULTS['namespace']})"
     )
     close.add_argument("--kubeconfig", help=_INPUT_HELP["kubeconfig"])
+    close.add_argument(
+        "--name",
+        help=_INPUT_HELP["name"] + "; without it, every preview of the pull request closes",
+    )
     list_help = "List every environment with its status, commit and URL."
     listing = commands.add_parser("list", help=list_help, description=list_help)
     listing.add_argument("--backend", choices=("local", "kubernetes"), default="local")
@@ -141,6 +158,8 @@ def _inputs_from(args: argparse.Namespace) -> dict[str, str]:
             value = "\n".join(value or [])
         elif name == "secret-env" and value:
             value = _read_file("--secret-env", value)
+        elif name == "secrets-toml" and value:
+            value = _read_file("--secrets-toml-file", value)
         elif name == "kubeconfig" and value:
             value = _read_file("--kubeconfig", value)
         if value:
@@ -163,19 +182,24 @@ def _read_file(flag: str, path: str) -> str:
         ) from None
 
 
+def _flag(name: str) -> str:
+    """The flag that takes input `name`, for error messages."""
+    return "--secrets-toml-file" if name == "secrets-toml" else f"--{name}"
+
+
 def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     repo = args.repo
     if "://" not in repo and Path(repo).exists():
         repo = str(Path(repo).absolute())
     target = make_target(
         repository=args.repository or repo, repo_url=repo, branch=getattr(args, "branch", None) or "",
-        pr=args.pr, sha=getattr(args, "sha", None), label=lambda n: f"--{n}",
+        pr=args.pr, sha=getattr(args, "sha", None), label=_flag,
     )  # fmt: skip
     # render prints Kubernetes manifests, so it checks them as a Kubernetes open does;
     # close deletes by label and needs no route.
     needs_route = (args.backend == "kubernetes" or args.command == "render") and mode != "close"
     return build_settings(
-        _inputs_from(args) | {"mode": mode}, target, label=lambda n: f"--{n}",
+        _inputs_from(args) | {"mode": mode}, target, label=_flag,
         needs_route=needs_route, git_token=os.environ.get("GITHUB_TOKEN") or None,
     )  # fmt: skip
 
@@ -252,11 +276,11 @@ def run(argv: Sequence[str]) -> int:
             print(to_yaml(manifests), end="")
         return 0
     backend = make_backend(args, settings)
-    verb = {
-        "open": lifecycle.open_environment,
-        "sync": lifecycle.sync_environment,
-        "close": lifecycle.close_environment,
-    }[args.command]
+    if args.command == "close":
+        closed = lifecycle.close_pull_request(backend, settings, _say)
+        _print_result(closed[0], args.json)
+        return 0
+    verb = {"open": lifecycle.open_environment, "sync": lifecycle.sync_environment}[args.command]
     _print_result(verb(backend, settings, _say), args.json)
     return 0
 

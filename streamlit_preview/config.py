@@ -20,6 +20,13 @@ from .errors import InputError
 from .naming import environment_name
 
 MODES = ("open", "sync", "close", "auto")
+PYTHONS = ("3.11", "3.12", "3.13")
+# The published image, one tag per supported CPython; releases pin these to digests.
+DEFAULT_IMAGES = {
+    "3.11": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.11",
+    "3.12": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.12",
+    "3.13": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.13",
+}
 ROUTERS = ("istio", "gateway-api", "ingress", "none")
 
 # Input defaults: action.yml states the same values (a test keeps them equal).
@@ -28,7 +35,16 @@ DEFAULTS: dict[str, str] = {
     "namespace": "previews",
     "domain": "",
     "app-path": "streamlit_app.py",
-    "image": "ghcr.io/streamlit-preview/streamlit-preview:v1",
+    "image": "",
+    "python": "3.12",
+    "image-pull-secret": "",
+    "tolerations": "",
+    "secrets-toml": "",
+    "name": "",
+    "setup": "",
+    "data-size": "",
+    "data-storage-class": "",
+    "setup-watch": "",
     "router": "istio",
     "gateway": "preview-gateway",
     "env": "",
@@ -64,10 +80,13 @@ class Settings:
     mode: str
     target: Target
     environment: str
+    name: str | None
     namespace: str
     domain: str | None
     app_path: str
     image: str
+    python: str
+    image_pull_secret: str | None
     router: str
     gateway: str
     env: dict[str, str]
@@ -75,12 +94,18 @@ class Settings:
     memory: str
     gpu: int
     node_selector: dict[str, str]
+    tolerations: list[dict[str, str]]
     ttl_seconds: int
     wait_timeout: int
     comment: bool
     deployment: bool
     webhook_url: str | None
     secret_env: dict[str, str] = field(default_factory=dict, repr=False)
+    secrets_toml: str | None = field(default=None, repr=False)
+    setup: str | None = None
+    setup_watch: tuple[str, ...] = ()
+    data_size: str | None = None
+    data_storage_class: str | None = None
     kubeconfig: dict | None = field(default=None, repr=False)
     git_token: str | None = field(default=None, repr=False)
 
@@ -103,7 +128,9 @@ def build_settings(
 ) -> Settings:
     """Validate `inputs` (input name → text) over `DEFAULTS`; `label` names inputs in errors."""
     value = {k: (inputs.get(k) or "").strip() or DEFAULTS[k] for k in DEFAULTS}
-    raw = {k: inputs.get(k) or DEFAULTS[k] for k in ("env", "secret-env")}  # keep values' spaces
+    raw = {
+        k: inputs.get(k) or DEFAULTS[k] for k in ("env", "secret-env", "secrets-toml")
+    }  # keep values' spaces
     router = check.choice(label("router"), value["router"], ROUTERS)
     domain = check.domain(label("domain"), value["domain"]) if value["domain"] else None
     if needs_route and router != "none" and domain is None:
@@ -121,22 +148,54 @@ def build_settings(
     env = check.env_lines(label("env"), raw["env"])
     secret_env = check.env_lines(label("secret-env"), raw["secret-env"])
     check.distinct_names(label("env"), env, label("secret-env"), secret_env)
+    python = check.choice(label("python"), value["python"], PYTHONS)
+    preview_name = check.preview_name(label("name"), value["name"]) if value["name"] else None
+    if value["image"] and inputs.get("python", "").strip() and python != DEFAULTS["python"]:
+        raise InputError(
+            label("python"),
+            "applies to the default image only; with image, pick the Python by its tag",
+        )
     return Settings(
         mode=check.choice(label("mode"), value["mode"], MODES),
         target=target,
-        environment=environment_name(target.repository, target.pr),
+        environment=environment_name(target.repository, target.pr, preview_name),
+        name=preview_name,
         namespace=check.dns_label(label("namespace"), value["namespace"]),
         domain=domain,
         app_path=app_path,
-        image=_image(label("image"), value["image"]),
+        image=_image(label("image"), value["image"]) if value["image"] else DEFAULT_IMAGES[python],
+        python=python,
+        image_pull_secret=check.dns_subdomain(
+            label("image-pull-secret"), value["image-pull-secret"]
+        )
+        if value["image-pull-secret"]
+        else None,
         router=router,
         gateway=gateway,
         env=env,
         secret_env=secret_env,
+        data_size=check.quantity(label("data-size"), value["data-size"])
+        if value["data-size"]
+        else None,
+        data_storage_class=check.dns_subdomain(
+            label("data-storage-class"), value["data-storage-class"]
+        )
+        if value["data-storage-class"]
+        else None,
+        setup=check.no_control(label("setup"), value["setup"]) if value["setup"] else None,
+        setup_watch=tuple(
+            check.no_control(label("setup-watch"), g.strip())
+            for g in value["setup-watch"].splitlines()
+            if g.strip()
+        ),
+        secrets_toml=check.toml_text(label("secrets-toml"), raw["secrets-toml"])
+        if raw["secrets-toml"].strip()
+        else None,
         cpu=check.quantity(label("cpu"), value["cpu"]),
         memory=check.quantity(label("memory"), value["memory"]),
         gpu=check.whole_number(label("gpu"), value["gpu"]),
         node_selector=check.label_lines(label("node-selector"), value["node-selector"]),
+        tolerations=check.taint_lines(label("tolerations"), value["tolerations"]),
         ttl_seconds=check.duration(label("ttl"), value["ttl"], allow_zero=True),
         wait_timeout=check.duration(label("wait-timeout"), value["wait-timeout"]),
         comment=check.boolean(label("comment"), value["comment"]),

@@ -23,6 +23,9 @@ from .errors import PreviewError
 
 EXAMPLE_APP = Path(__file__).parent / "example_app"
 DEMO_PR = 1
+DEMO_REPOSITORY = "demo/demo-app"  # names the environment: demo-demo-app-pr-1
+GREETING = "Hello from the main branch"  # the example app's MESSAGE
+CHANGED_GREETING = "Hello from a pull request"
 
 
 def _git(*args: str, cwd: Path) -> str:
@@ -63,7 +66,7 @@ def run_demo(*, once: bool, state_dir: Path | None, say: Callable[[str], None]) 
         with _step("repo", say) as note:
             repo = _make_repository(root)
             note["detail"] = str(repo)
-        target = make_target(repository=str(repo), repo_url=str(repo), branch="main",
+        target = make_target(repository=DEMO_REPOSITORY, repo_url=str(repo), branch="main",
                              pr=DEMO_PR, sha=None)  # fmt: skip
         settings = build_settings({}, target, needs_route=False)
         with _step("open", say) as note:
@@ -72,7 +75,7 @@ def run_demo(*, once: bool, state_dir: Path | None, say: Callable[[str], None]) 
         if once:
             app = repo / "streamlit_app.py"
             with _step("commit", say) as note:
-                app.write_text(app.read_text().replace("the main branch", "a pull request"))
+                app.write_text(app.read_text().replace(f'"{GREETING}"', f'"{CHANGED_GREETING}"'))
                 _git("commit", "-q", "-am", "Change the greeting", cwd=repo)
                 expected = _git("rev-parse", "HEAD", cwd=repo)
                 note["detail"] = expected[:12]
@@ -80,7 +83,9 @@ def run_demo(*, once: bool, state_dir: Path | None, say: Callable[[str], None]) 
                 env = lifecycle.sync_environment(backend, settings, progress)
                 if env.commit != expected:
                     raise PreviewError(f"sync answered {env.commit}, expected {expected}")
-                note["detail"] = f"page now shows commit {expected[:12]}"
+                note["detail"] = (
+                    f"{expected[:12]} is live: the page's title is now {CHANGED_GREETING!r}"
+                )
         else:
             _follow(repo, env.url or "", backend, settings, say)
     except KeyboardInterrupt:

@@ -43,6 +43,10 @@ class RolloutError(ServiceError):
     """Raised when an environment does not become ready within the wait timeout."""
 
 
+class SetupError(ServiceError):
+    """The app's `setup` command failed; the preview runs anyway."""
+
+
 class SyncError(PreviewError):
     """Raised when a sync cannot bring the checkout to the branch head."""
 

@@ -6,6 +6,8 @@ human lines (the fronts print them to stderr).
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from .backends.base import Backend, Environment, Progress
 from .config import Settings
 from .errors import InputError
@@ -40,6 +42,20 @@ def close_environment(backend: Backend, settings: Settings, progress: Progress) 
         status="closed" if existed else "missing", namespace=_namespace(backend, settings),
         pr=settings.target.pr, repository=settings.target.repository,
     )  # fmt: skip
+
+
+def close_pull_request(
+    backend: Backend, settings: Settings, progress: Progress
+) -> list[Environment]:
+    """Close the named preview; without a `name`, every preview of the pull request."""
+    closed = [close_environment(backend, settings, progress)]
+    if settings.name is None:
+        for env in backend.list():
+            same = (env.repository or "").lower() == settings.target.repository.lower()
+            if same and env.pr == settings.target.pr and env.environment != settings.environment:
+                other = replace(settings, environment=env.environment, name=env.name)
+                closed.append(close_environment(backend, other, progress))
+    return closed
 
 
 def list_environments(backend: Backend) -> list[Environment]:

@@ -39,22 +39,26 @@ def _owner_and_name(repository: str) -> tuple[str, str, bool]:
     return owner, repository_slug(repository).lower(), False
 
 
-def environment_name(repository: str, pr: int) -> str:
-    """`<owner>-<repo>-pr-<N>` as a DNS-1035 label, unique per repository.
+def environment_name(repository: str, pr: int, name: str | None = None) -> str:
+    """`<owner>-<repo>[-<name>]-pr-<N>` as a DNS-1035 label, unique per repository and name.
 
     Where that spelling could be shared (characters DNS drops, a hyphen that could be the
     owner/name separator, a URL or path rather than `owner/name`, a name too long), a short
     hash of the full repository (lower-cased: GitHub's names ignore case) goes before `-pr-N`.
     """
-    owner, name, exact = _owner_and_name(repository)
+    owner, repo, exact = _owner_and_name(repository)
     suffix = f"-pr-{pr}"
-    base = re.sub("-+", "-", _NOT_ALLOWED.sub("-", f"{owner}-{name}" if owner else name)).strip("-")
-    lossless = exact and bool(_PLAIN_OWNER.match(owner)) and bool(_PLAIN_NAME.match(name))
+    parts = [p for p in (owner, repo, (name or "").lower()) if p]
+    base = re.sub("-+", "-", _NOT_ALLOWED.sub("-", "-".join(parts))).strip("-")
+    lossless = exact and bool(_PLAIN_OWNER.match(owner)) and bool(_PLAIN_NAME.match(repo))
+    if name is not None:  # a preview's name is lossless only as a plain lower-case word
+        lossless = lossless and bool(re.fullmatch(r"[a-z0-9]+", name))
     if not base or not base[0].isalpha():
         base, lossless = f"app-{base}".rstrip("-"), False
     if lossless and len(base + suffix) <= MAX_LABEL:
         return base + suffix
-    digest = hashlib.sha256(repository.strip().lower().encode()).hexdigest()[:6]
+    identity = repository.strip().lower() + (f"\0{name}" if name is not None else "")
+    digest = hashlib.sha256(identity.encode()).hexdigest()[:6]
     keep = MAX_LABEL - len(suffix) - len(digest) - 1
     return f"{base[:keep].rstrip('-')}-{digest}{suffix}"
 

@@ -28,6 +28,7 @@ CONTROL_PORT = 8080
 SECRETS_DIR = "/etc/streamlit-preview"
 WEBHOOK_KEY = "webhook-key"
 GIT_TOKEN = "git-token"
+SECRETS_TOML = "secrets.toml"  # st.secrets reads it (Streamlit's secrets.files option)
 ROUTE_TEMPLATES = {
     "istio": "virtualservice.yaml.j2",
     "gateway-api": "httproute.yaml.j2",
@@ -42,7 +43,9 @@ ALL_KINDS = (
     ("apps/v1", "Deployment", "deployments"),
     ("v1", "Service", "services"),
     ("v1", "Secret", "secrets"),
+    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
 )
+DATA_DIR = "/data"
 
 
 # libyaml's parser when PyYAML was built with it: the same safe loader, ten times faster.
@@ -85,6 +88,8 @@ def annotations_for(settings: Settings, *, now: datetime | None = None) -> dict[
         ANNOTATION_PREFIX + "router": settings.router,
         ANNOTATION_PREFIX + "url": settings.url or "",
     }
+    if settings.name:
+        annotations[ANNOTATION_PREFIX + "name"] = settings.name
     if settings.ttl_seconds:
         expires = (now or datetime.now(UTC)) + timedelta(seconds=settings.ttl_seconds)
         annotations[ANNOTATION_PREFIX + "expires-at"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -97,6 +102,8 @@ def secret_data(settings: Settings, *, webhook_key: str) -> dict[str, str]:
         data[GIT_TOKEN] = _b64(settings.git_token)
     for key, value in settings.secret_env.items():
         data[f"env-{key}"] = _b64(value)
+    if settings.secrets_toml is not None:
+        data[SECRETS_TOML] = _b64(settings.secrets_toml)
     return data
 
 
@@ -113,8 +120,16 @@ def _container_env(settings: Settings) -> list[dict[str, str]]:
     ]
     if settings.git_token:
         env.append({"name": "PREVIEW_GIT_TOKEN_FILE", "value": f"{SECRETS_DIR}/{GIT_TOKEN}"})
+    if settings.secrets_toml is not None:
+        env.append({"name": "PREVIEW_SECRETS_FILE", "value": f"{SECRETS_DIR}/{SECRETS_TOML}"})
     if settings.url:
         env.append({"name": "PREVIEW_PUBLIC_URL", "value": settings.url.rstrip("/")})
+    if settings.data_size:
+        env.append({"name": "PREVIEW_DATA_DIR", "value": DATA_DIR})
+    if settings.setup:
+        env.append({"name": "PREVIEW_SETUP", "value": settings.setup})
+    if settings.setup_watch:
+        env.append({"name": "PREVIEW_SETUP_WATCH", "value": "\n".join(settings.setup_watch)})
     env += [{"name": k, "value": v} for k, v in settings.env.items()]
     env += [{"name": k, "secret_key": f"env-{k}"} for k in settings.secret_env]
     return env
@@ -144,6 +159,8 @@ def render_manifests(
     secret_files = [{"key": WEBHOOK_KEY, "path": WEBHOOK_KEY}]
     if settings.git_token:
         secret_files.append({"key": GIT_TOKEN, "path": GIT_TOKEN})
+    if settings.secrets_toml is not None:
+        secret_files.append({"key": SECRETS_TOML, "path": SECRETS_TOML})
     # A changed secret or setting must restart the pod: hash them into its template.
     config_hash = hashlib.sha256(
         json.dumps([data, settings.env, settings.app_path], sort_keys=True).encode()
@@ -161,7 +178,11 @@ def render_manifests(
         "env": _container_env(settings),
         "resources": _resources(settings),
         "node_selector": settings.node_selector,
-        "gpu": settings.gpu,
+        "tolerations": _tolerations(settings),
+        "image_pull_secret": settings.image_pull_secret,
+        "data_size": settings.data_size,
+        "data_storage_class": settings.data_storage_class,
+        "data_dir": DATA_DIR,
         "streamlit_port": STREAMLIT_PORT,
         "control_port": CONTROL_PORT,
         "startup_failures": max(12, settings.wait_timeout // 5 + 1),
@@ -172,12 +193,23 @@ def render_manifests(
         "service_host": f"{name}.{settings.namespace}.svc.cluster.local",
     }
     templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
+    if settings.data_size:
+        templates.insert(1, "pvc.yaml.j2")
     route = ROUTE_TEMPLATES[settings.router]
     if route:
         templates.append(route)
     return [
         yaml.load(_environment.get_template(t).render(context), Loader=_LOADER) for t in templates
     ]
+
+
+def _tolerations(settings: Settings) -> list[dict[str, str]]:
+    """The `tolerations` input, and the GPU pools' usual taint when GPUs are asked for."""
+    tolerations = list(settings.tolerations)
+    gpu = {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+    if settings.gpu and gpu not in tolerations:
+        tolerations.append(gpu)
+    return tolerations
 
 
 def to_yaml(objects: list[dict[str, Any]]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import tomllib
 from urllib.parse import urlsplit
 
 from .errors import InputError
@@ -121,6 +122,77 @@ def label_lines(name: str, value: str) -> dict[str, str]:
             raise InputError(name, f"line {number}: expected key=value with a label key and value")
         result[key] = val
     return result
+
+
+_TAINT_EFFECTS = ("NoSchedule", "PreferNoSchedule", "NoExecute")
+
+
+def taint_lines(name: str, value: str) -> list[dict[str, str]]:
+    """`key[=value]:Effect` lines (`kubectl taint` syntax) as tolerations; no value: any value."""
+    tolerations = []
+    for number, line in enumerate(value.splitlines(), start=1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        taint, colon, effect = line.rpartition(":")
+        if not colon or effect not in _TAINT_EFFECTS:
+            raise InputError(
+                name,
+                f"line {number}: expected key[=value]:Effect with Effect one of {', '.join(_TAINT_EFFECTS)}",
+            )
+        key, equals, val = taint.partition("=")
+        prefix, slash, label = key.rpartition("/")
+        valid_key = _LABEL_NAME.match(label) and (not slash or _DNS_SUBDOMAIN.match(prefix))
+        if not valid_key or (equals and not _LABEL_VALUE.match(val)):
+            raise InputError(
+                name, f"line {number}: expected key[=value]:Effect with a label key and value"
+            )
+        toleration = {"key": key, "operator": "Equal" if equals else "Exists", "effect": effect}
+        if equals:
+            toleration["value"] = val
+        tolerations.append(toleration)
+    return tolerations
+
+
+_PREVIEW_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,29}$")
+
+
+def preview_name(name: str, value: str) -> str:
+    """A short word that tells apart several previews of one pull request (one per app)."""
+    if not _PREVIEW_NAME.match(value):
+        raise InputError(name, f"expected up to 30 letters, digits, '.', '_' or '-', got {value!r}")
+    return value
+
+
+def no_control(name: str, value: str) -> str:
+    """Text without control characters (newlines and tabs allowed)."""
+    bad = re.search("[\x00-\x08\x0b-\x1f\x7f]", value)
+    if bad:
+        raise InputError(
+            name, f"has a control character (U+{ord(bad.group()):04X}); expected printable text"
+        )
+    return value
+
+
+def toml_text(name: str, value: str) -> str:
+    """TOML (what `st.secrets` reads); an error names the line, never the content."""
+    try:
+        tomllib.loads(value)
+    except tomllib.TOMLDecodeError as exc:
+        where = re.search(r"line (\d+)", str(exc))
+        line = f" at line {where.group(1)}" if where else ""
+        raise InputError(
+            name, f"expected TOML; it is not valid TOML{line} (content not shown)"
+        ) from None
+    return value
+
+
+def dns_subdomain(name: str, value: str) -> str:
+    if len(value) > 253 or not _DNS_SUBDOMAIN.match(value):
+        raise InputError(
+            name, f"expected a Kubernetes object name (a DNS subdomain), got {value!r}"
+        )
+    return value
 
 
 def http_url(name: str, value: str) -> str:

@@ -11,6 +11,7 @@ from datetime import datetime
 from typing import Protocol
 
 from ..config import Settings
+from ..errors import SetupError
 
 Progress = Callable[[str], None]
 
@@ -28,6 +29,7 @@ class Environment:
     pr: int | None = None
     repository: str | None = None
     expires_at: datetime | None = None  # from the `ttl` input (Kubernetes only)
+    name: str | None = None  # the `name` input: one of several previews of the pull request
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -60,3 +62,17 @@ class Backend(Protocol):
 
     def list(self) -> list[Environment]:
         """Every environment this backend manages."""
+
+
+def raise_if_setup_failed(environment: str, status: dict, url: str | None) -> None:
+    """A failed `setup` fails the command, with its exit code and output's tail; the preview
+    itself keeps running (Streamlit starts anyway, so the author sees the app's own error)."""
+    setup = status.get("setup") or {}
+    if setup.get("state") != "failed":
+        return
+    tail = " | ".join(line for line in (setup.get("tail") or [])[-5:] if line.strip())
+    raise SetupError(
+        f"{environment}: setup exited with {setup.get('exit_code')}"
+        + (f": {tail}" if tail else "")
+        + (f" (the preview runs anyway at {url})" if url else "")
+    )

@@ -30,7 +30,7 @@ from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownC
 from ..naming import LABEL_INSTANCE, selector_for
 from ..render import ALL_KINDS, ANNOTATION_PREFIX, WEBHOOK_KEY, render_manifests
 from ..signing import sync_request
-from .base import Environment, Progress, describe_sync
+from .base import Environment, Progress, describe_sync, raise_if_setup_failed
 
 logger = logging.getLogger(__name__)
 
@@ -175,8 +175,10 @@ class KubernetesBackend:
         self._wait_for_rollout(settings, progress)
         if settings.target.sha:
             commit = self._sync_when_serving(settings, key, progress)["commit"]
-        else:
-            commit = self._reloader_status(settings).get("commit")
+        status = self._reloader_status(settings)
+        if not settings.target.sha:
+            commit = status.get("commit")
+        raise_if_setup_failed(settings.environment, status, settings.url)
         return Environment(
             environment=settings.environment, url=settings.url, commit=commit, status="running",
             namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,
@@ -462,6 +464,12 @@ def _termination_messages(pods: list[dict[str, Any]]) -> list[str]:
 def _waiting_reasons(pods: list[dict[str, Any]]) -> list[str]:
     reasons = []
     for pod in pods:
+        for condition in (pod.get("status") or {}).get("conditions") or []:
+            if condition.get("type") == "PodScheduled" and condition.get("status") == "False":
+                # e.g. "0/3 nodes are available: 3 node(s) had untolerated taint {pool: spot}"
+                reasons.append(
+                    f"{condition.get('reason') or 'Unschedulable'}: {condition.get('message', '')}".strip()
+                )
         for container in (pod.get("status") or {}).get("containerStatuses") or []:
             waiting = (container.get("state") or {}).get("waiting")
             if waiting and waiting.get("reason") not in (
@@ -485,7 +493,7 @@ def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
         namespace=meta.get("namespace"), branch=annotations.get(ANNOTATION_PREFIX + "branch"),
         pr=int(pr) if pr and pr.isdigit() else None,
         repository=annotations.get(ANNOTATION_PREFIX + "repository"),
-        expires_at=_parse_time(expires),
+        expires_at=_parse_time(expires), name=annotations.get(ANNOTATION_PREFIX + "name"),
     )  # fmt: skip
 
 

@@ -32,7 +32,7 @@ from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import sync_request
-from .base import Environment, Progress, describe_sync
+from .base import Environment, Progress, describe_sync, raise_if_setup_failed
 
 logger = logging.getLogger(__name__)
 
@@ -60,6 +60,7 @@ class Record:
     streamlit_port: int
     control_port: int
     workdir: str
+    name: str | None = None  # the `name` input, when the pull request has several previews
 
     @property
     def url(self) -> str:
@@ -92,6 +93,9 @@ class LocalBackend:
     def _key_path(self, name: str) -> Path:
         return self.records / f"{name}.key"
 
+    def _secrets_path(self, name: str) -> Path:
+        return self.records / f"{name}.secrets.toml"
+
     def _token_path(self, name: str) -> Path:
         return self.records / f"{name}.token"
 
@@ -122,7 +126,8 @@ class LocalBackend:
             return None
 
     def _forget(self, name: str) -> None:
-        for path in (self._record_path(name), self._key_path(name), self._token_path(name)):
+        for path in (self._record_path(name), self._key_path(name), self._token_path(name),
+                     self._secrets_path(name)):  # fmt: skip
             path.unlink(missing_ok=True)
         shutil.rmtree(self.work_root / name, ignore_errors=True)
 
@@ -165,7 +170,7 @@ class LocalBackend:
         commit = self._status(record).get("commit") if status != "dead" else None
         return Environment(
             environment=record.environment, url=record.url, commit=commit, status=status,
-            branch=record.branch, pr=record.pr, repository=record.repository,
+            branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
         )  # fmt: skip
 
     # -- verbs --------------------------------------------------------------------------
@@ -213,6 +218,7 @@ class LocalBackend:
             progress(f"{settings.environment} did not start; removing it")
             self._remove(record)
             raise
+        raise_if_setup_failed(settings.environment, self._status(record), record.url)
         return self._describe(record, "running")
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
@@ -288,7 +294,19 @@ class LocalBackend:
             "PREVIEW_CONTROL_PORT": str(control_port),
             "PREVIEW_TERMINATION_LOG": str(self._termination_path(name)),
         }
+        if settings.data_size:  # a folder under the state folder, kept across restarts
+            data = self.state_dir / "data" / name
+            data.mkdir(parents=True, exist_ok=True)
+            env["PREVIEW_DATA_DIR"] = str(data)
+        if settings.setup:
+            env["PREVIEW_SETUP"] = settings.setup
+            env["PREVIEW_SETUP_WATCH"] = "\n".join(settings.setup_watch)
         self._termination_path(name).unlink(missing_ok=True)
+        if settings.secrets_toml is not None:  # outside the checkout, the owner's only
+            _write_atomically(self._secrets_path(name), settings.secrets_toml, mode=0o600)
+            env["PREVIEW_SECRETS_FILE"] = str(self._secrets_path(name))
+        else:
+            self._secrets_path(name).unlink(missing_ok=True)
         if settings.git_token:
             _write_atomically(self._token_path(name), settings.git_token, mode=0o600)
             env["PREVIEW_GIT_TOKEN_FILE"] = str(self._token_path(name))
@@ -303,7 +321,7 @@ class LocalBackend:
             repo_url=settings.target.repo_url, branch=settings.target.branch,
             pr=settings.target.pr, app=settings.app_path, pid=process.pid,
             started=_start_time(process.pid) or "", streamlit_port=streamlit_port,
-            control_port=control_port, workdir=str(workdir),
+            control_port=control_port, workdir=str(workdir), name=settings.name,
         )  # fmt: skip
         self._save(record)
         return record
@@ -330,6 +348,9 @@ class LocalBackend:
             if elapsed - last_said >= 2:
                 last_said = elapsed
                 state = status.get("phase", "starting")
+                tail = [ln for ln in ((status.get("setup") or {}).get("tail") or []) if ln.strip()]
+                if state == "setup" and tail:
+                    state = f"setup: {tail[-1][:120]}"
                 if state == "serving":
                     state = f"Streamlit {(status.get('streamlit') or {}).get('state', 'starting')}"
                 extra = f" ({status['last_error']})" if status.get("last_error") else ""
@@ -365,10 +386,16 @@ class LocalBackend:
         if self._alive(record):
             _stop_group(record.pid)
         shutil.rmtree(record.workdir, ignore_errors=True)
-        for path in (self._key_path(record.environment), self._token_path(record.environment)):
+        for folder in (self.work_root, self.work_root.parent):  # leave no empty folder behind
+            with contextlib.suppress(OSError):
+                if folder != self.state_dir:
+                    folder.rmdir()
+        for path in (self._key_path(record.environment), self._token_path(record.environment),
+                     self._secrets_path(record.environment)):  # fmt: skip
             path.unlink(missing_ok=True)
-        if not keep_log:
+        if not keep_log:  # a close, not a restart: the data goes too
             self.log_path(record.environment).unlink(missing_ok=True)
+            shutil.rmtree(self.state_dir / "data" / record.environment, ignore_errors=True)
         self._record_path(record.environment).unlink(missing_ok=True)
 
     def _termination_path(self, name: str) -> Path:

@@ -39,6 +39,9 @@ class ReloaderSettings:
     streamlit_port: int = 8501
     control_port: int = 8080
     public_url: str | None = None
+    secrets_file: Path | None = None  # handed to Streamlit as `secrets.files` (st.secrets)
+    setup: str | None = None  # a shell command run in the checkout before Streamlit starts
+    setup_watch: tuple[str, ...] = ()  # globs: a sync that changes a match runs setup again
 
     @property
     def app_path(self) -> Path:
@@ -103,6 +106,21 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=e("PREVIEW_PUBLIC_URL"),
         help="the preview's public origin, allowed for Streamlit's WebSocket (PREVIEW_PUBLIC_URL)",
     )
+    parser.add_argument(
+        "--secrets-file",
+        default=e("PREVIEW_SECRETS_FILE"),
+        help="TOML file that st.secrets reads, kept outside the checkout (PREVIEW_SECRETS_FILE)",
+    )
+    parser.add_argument(
+        "--setup",
+        default=e("PREVIEW_SETUP"),
+        help="shell command run in the checkout after requirements, before Streamlit (PREVIEW_SETUP)",
+    )
+    parser.add_argument(
+        "--setup-watch",
+        default=e("PREVIEW_SETUP_WATCH", ""),
+        help="glob lines: a sync changing a match runs setup again (PREVIEW_SETUP_WATCH)",
+    )
     return parser  # fmt: skip
 
 
@@ -132,6 +150,9 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> ReloaderS
         streamlit_port=_check_port("PREVIEW_STREAMLIT_PORT", args.streamlit_port),
         control_port=_check_port("PREVIEW_CONTROL_PORT", args.control_port),
         public_url=_check_public_url(args.public_url),
+        secrets_file=_check_secrets_file(args.secrets_file),
+        setup=args.setup.strip() if args.setup and args.setup.strip() else None,
+        setup_watch=tuple(g.strip() for g in args.setup_watch.splitlines() if g.strip()),
     )
 
 
@@ -183,6 +204,15 @@ def _check_port(name: str, value: str) -> int:
     if not 0 < port < 65536:
         raise InputError(name, f"expected a port number 1-65535, got {value!r}")
     return port
+
+
+def _check_secrets_file(value: str | None) -> Path | None:
+    if value is None:
+        return None
+    path = Path(value)
+    if not path.is_file():
+        raise InputError("PREVIEW_SECRETS_FILE", "expected the path of a readable TOML file")
+    return path
 
 
 def _check_public_url(url: str | None) -> str | None:

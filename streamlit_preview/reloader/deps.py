@@ -62,7 +62,8 @@ def needs_checkout(requirements: str) -> bool:
         if not words:
             continue
         target = words[-1] if words[0] in _FILE_OPTIONS or words[0].startswith("--") else words[0]
-        if target.startswith((".", "/", "file:")) or " @ file:" in line:
+        # A relative path, or a relative file: URL, names something in the commit itself.
+        if target.startswith(".") or re.search(r"(^|@)\s*file:(?!/)", line.strip()):
             return True
     return False
 

@@ -62,6 +62,7 @@ def build_reloader(settings: ReloaderSettings, runtime: Path) -> Reloader:
     options = StreamlitOptions(
         app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
         port=settings.streamlit_port, public_url=settings.public_url, env=env,
+        secrets_file=settings.secrets_file,
     )  # fmt: skip
     return Reloader(
         settings,

@@ -27,6 +27,7 @@ from .deps import (
     read_requirements,
 )
 from .gitsync import Changes, Checkout, public_url
+from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import Supervisor
 
@@ -70,6 +71,7 @@ class Reloader:
         self.last_error: str | None = None
         self.requirements: str | None = None
         self.requirements_failed = False
+        self.setup = SetupRun()
         self.phase = "cloning"  # cloning → installing requirements → starting → serving
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()
@@ -100,10 +102,23 @@ class Reloader:
         self._check_app()
         if self._app_file() is None or not self._app_file().is_file():  # type: ignore[union-attr]
             self._fail(self.last_error or f"app {self.settings.app!r} not found")
+        await self._run_setup()
         self.phase = "starting"
         if self._app_runnable():
             await self.supervisor.start()
         self.phase = "serving"
+
+    async def _run_setup(self) -> None:
+        """The `setup` command, if any, with the app's environment; a failure is reported."""
+        if not self.settings.setup:
+            return
+        previous_phase, self.phase = self.phase, "setup"
+        env = dict(self.supervisor.options.env)
+        env["PATH"] = f"{Path(self.environment.python).parent}:{env.get('PATH', '/usr/bin:/bin')}"
+        await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup)
+        if self.setup.error:
+            self.last_error = self.setup.error
+        self.phase = previous_phase
 
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
@@ -141,7 +156,7 @@ class Reloader:
             if not found or not await asyncio.to_thread(self.checkout.is_on_branch, sha, head):
                 unknown.add(sha)
         previous = self.checkout.head()
-        self.last_error = None
+        self.last_error = self.setup.error  # a failed setup stays reported until it succeeds
         # Install first, from the new commit: when its files land (and Streamlit reruns by
         # itself), what they import is already there.
         must_restart = False
@@ -156,8 +171,13 @@ class Reloader:
         changes = await asyncio.to_thread(self.checkout.apply, update)
         if local:  # it installs from paths of the new commit: they must be on disk first
             must_restart = await self._install_requirements(self.checkout.read_file)
+            if not must_restart and self.supervisor.state == "running":
+                self.supervisor.force_rerun()  # the files' own rerun ran before the install
         self.commit = head
         self.synced_at = _now()
+        if changes and watched(changes.paths, self.settings.setup_watch):
+            await self._run_setup()
+            must_restart = True  # what setup made may be cached in the running app
         # A retried install that now worked changes no file: the app must still see it.
         retried = install and not self.requirements_failed and not changes
         react_to = Changes(modified=DEPENDENCY_FILES[:1]) if retried else changes
@@ -279,6 +299,7 @@ class Reloader:
             "syncs": self._sync.runs,
             "last_error": last_error,
             "requirements": self.requirements is not None,
+            "setup": self.setup.as_dict() if self.settings.setup else None,
             "versions": component_versions(self.environment.package_version("streamlit")),
             "streamlit": {
                 "state": sup.state,

@@ -57,6 +57,7 @@ class StreamlitOptions:
     port: int
     public_url: str | None = None
     python: str = sys.executable
+    secrets_file: Path | None = None
     env: dict[str, str] = field(default_factory=dict)
 
     def command(self) -> list[str]:
@@ -68,6 +69,8 @@ class StreamlitOptions:
             "--server.runOnSave", "true",
             "--browser.gatherUsageStats", "false",
         ]  # fmt: skip
+        if self.secrets_file is not None:  # st.secrets reads only this, never the checkout's
+            command += ["--secrets.files", str(self.secrets_file)]
         # A set browser.serverAddress keeps Streamlit from looking up the machine's external
         # IP on the internet (a 20 s wait where that is unreachable) and allows the public origin.
         public = urlsplit(self.public_url) if self.public_url else None

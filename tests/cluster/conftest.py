@@ -101,6 +101,7 @@ def objects_of(kube: ClusterAccess, environment: str) -> dict[str, list[str]]:
         "services": f"/api/v1/namespaces/{NAMESPACE}/services",
         "pods": f"/api/v1/namespaces/{NAMESPACE}/pods",
         "deployments": f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments",
+        "persistentvolumeclaims": f"/api/v1/namespaces/{NAMESPACE}/persistentvolumeclaims",
         "replicasets": f"/apis/apps/v1/namespaces/{NAMESPACE}/replicasets",
         "virtualservices": f"/apis/networking.istio.io/v1/namespaces/{NAMESPACE}/virtualservices",
         "httproutes": f"/apis/gateway.networking.k8s.io/v1/namespaces/{NAMESPACE}/httproutes",

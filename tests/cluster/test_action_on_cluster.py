@@ -258,3 +258,26 @@ def test_a_branch_that_does_not_exist_fails_at_once_with_the_reloaders_report(
     assert time.monotonic() - started < 60, (
         "read from the pod's termination message, not the timeout"
     )
+
+
+def test_named_previews_have_their_own_comment_and_deployment(action, remote, github, kube):
+    first = action(action.event("opened", remote.head()), name="one")
+    second = action(action.event("opened", remote.head()), name="two")
+    assert first.returncode == 0 and second.returncode == 0, first.stdout + second.stdout
+    one, two = first.outputs["environment"], second.outputs["environment"]
+    assert one != two and first.outputs["url"] != second.outputs["url"]
+    assert len(github.fake.comments_by_pr[7]) == 2
+    assert first.outputs["deployment-id"] != second.outputs["deployment-id"]
+
+    closed_one = action(
+        action.event("closed", remote.head()), event_name="pull_request_target", name="one"
+    )
+    assert closed_one.returncode == 0, closed_one.stdout
+    assert _wait_gone(kube, one) == {}
+    assert "deployments" in objects_of(kube, two)
+
+    closed_all = action(action.event("closed", remote.head()), event_name="pull_request_target")
+    assert closed_all.returncode == 0, closed_all.stdout
+    assert _wait_gone(kube, two) == {}
+    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
+    assert all("closed" in c["body"] for c in github.fake.comments_by_pr[7])

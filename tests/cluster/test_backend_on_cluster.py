@@ -9,6 +9,7 @@ removes the old route; requests per open; gc deletes only what has expired.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -136,3 +137,73 @@ def test_objects_of_another_repository_are_never_touched(preview, kube):
             assert "deployments" not in objects_of(kube, ours.environment)
         finally:
             client.delete(f"/api/v1/namespaces/{NAMESPACE}/secrets/{ours.environment}")
+
+
+def test_tolerations_let_a_preview_onto_a_tainted_pool(preview, kube):
+    """The real scheduler: a NoSchedule taint keeps a preview off the node until tolerated."""
+    from streamlit_preview.errors import RolloutError
+
+    backend, settings = preview
+    node = "/api/v1/nodes/preview-node"
+    with kube.client() as client:
+        before = client.get(node).json()["spec"].get("taints") or []
+        spot = {"key": "pool", "value": "spot", "effect": "NoSchedule"}
+        patch = {"spec": {"taints": [*before, spot]}}
+        headers = {"Content-Type": "application/merge-patch+json"}
+        client.patch(node, content=json.dumps(patch), headers=headers).raise_for_status()
+        try:
+            with pytest.raises(RolloutError, match="untolerated taint"):
+                lifecycle.open_environment(
+                    backend, settings(repository="octo/spot-a", **{"wait-timeout": "15s"}), quiet
+                )
+            opened = lifecycle.open_environment(
+                backend,
+                settings(repository="octo/spot-b", tolerations="pool=spot:NoSchedule"),
+                quiet,
+            )
+            assert opened.status == "running"
+        finally:
+            restore = {"spec": {"taints": before}}
+            client.patch(node, content=json.dumps(restore), headers=headers).raise_for_status()
+
+
+def test_data_volume_and_setup_survive_a_pod_restart(preview, kube):
+    """`data-size` makes a PersistentVolumeClaim; what `setup` writes there outlives the pod."""
+    import time
+
+    backend, settings = preview
+    setup = ('if [ -f "$PREVIEW_DATA_DIR/kept" ]; then echo "found $(cat "$PREVIEW_DATA_DIR/kept")"; '
+             'else echo first-run > "$PREVIEW_DATA_DIR/kept"; echo made-it; fi')  # fmt: skip
+    opened = lifecycle.open_environment(
+        backend, settings(**{"data-size": "1Gi", "setup": setup}), quiet
+    )
+    name = opened.environment
+    status_path = f"/api/v1/namespaces/{NAMESPACE}/services/{name}:control/proxy/status"
+    with kube.client() as client:
+        assert "made-it" in client.get(status_path).json()["setup"]["tail"]
+        assert objects_of(kube, name)["persistentvolumeclaims"] == [name]
+        pod = client.get(
+            f"/api/v1/namespaces/{NAMESPACE}/pods",
+            params={"labelSelector": f"app.kubernetes.io/instance={name}"},
+        ).json()["items"][0]
+        client.delete(
+            f"/api/v1/namespaces/{NAMESPACE}/pods/{pod['metadata']['name']}"
+        ).raise_for_status()
+        deadline = time.monotonic() + 120
+        tail: list[str] = []
+        while time.monotonic() < deadline:
+            answer = client.get(status_path)
+            if (
+                answer.status_code == 200
+                and (answer.json().get("setup") or {}).get("state") == "succeeded"
+            ):
+                tail = answer.json()["setup"]["tail"]
+                if any("found" in line for line in tail):
+                    break
+            time.sleep(1)
+        assert "found first-run" in tail, tail
+    lifecycle.close_environment(backend, settings(**{"data-size": "1Gi", "setup": setup}), quiet)
+    deadline = time.monotonic() + 90  # the claim goes once its pod has (pvc-protection)
+    while "persistentvolumeclaims" in objects_of(kube, name) and time.monotonic() < deadline:
+        time.sleep(1)
+    assert "persistentvolumeclaims" not in objects_of(kube, name)

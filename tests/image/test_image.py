@@ -242,3 +242,16 @@ def test_image_hygiene(project_image):
     version = _run_image(project_image, "streamlit-preview", "--version")
     assert version.returncode == 0
     assert "streamlit-preview" in version.stdout and "streamlit " in version.stdout
+
+
+def test_st_secrets_reads_the_mounted_secret_on_a_read_only_root(pod, remote, tmp_path, page):
+    remote.commit(
+        {"streamlit_app.py": 'import streamlit as st\nst.title(f"user is {st.secrets.db.user}")\n'}
+    )
+    secrets = tmp_path / "secrets.toml"
+    secrets.write_text('[db]\nuser = "from-the-secret"\npassword = "s3cret-pw"\n')
+    preview = pod("--secrets-toml-file", str(secrets))
+    preview.wait_ready()
+    page.goto(preview.url)
+    page.get_by_text("user is from-the-secret").wait_for(timeout=30_000)
+    assert "s3cret-pw" not in preview.http.get("/status").text + preview.log()
