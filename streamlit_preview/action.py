@@ -64,6 +64,14 @@ def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> S
     return build_settings(inputs | {"mode": mode}, target, git_token=token if private else None)
 
 
+def _is_fork(event: dict[str, Any]) -> bool:
+    """A pull request whose head lives in another repository than its base."""
+    pull = event.get("pull_request") or {}
+    head = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
+    base = (event.get("repository") or {}).get("full_name")
+    return bool(head and base and head.lower() != base.lower())
+
+
 def _mask_kubeconfig(runner: Runner, text: str) -> None:
     """Hide the kubeconfig's credentials (and the whole input when it is one base64 line)."""
     if not text.strip():
@@ -86,6 +94,60 @@ def connect(settings: Settings) -> Backend:
     return KubernetesBackend.connect(kubeconfig=settings.kubeconfig, namespace=settings.namespace)
 
 
+def _fork_settings(
+    runner: Runner, inputs: dict[str, str], token: str, github: Callable[[str], GitHub]
+) -> Settings | None:
+    """A fork's pull request: previewed only once approved, pinned to the approved commit.
+
+    Only `pull_request_target` events act (they carry the base repository's permissions
+    and run no code of the fork here): `labeled` with the approval label by someone with
+    write access opens the preview at the head commit; `synchronize` takes the label off and
+    says new commits need a new approval; `closed` closes. Forks never get `secret-env`,
+    `secrets-toml` or a git token.
+    """
+    event_name, event = runner.event()
+    pull = event.get("pull_request") or {}
+    label = (inputs.get("approve-label") or "").strip() or DEFAULTS["approve-label"]
+    action = event.get("action")
+    if event_name != "pull_request_target" or action not in ("labeled", "synchronize", "closed"):
+        runner.notice(f"a pull request from a fork is previewed once someone with write access adds the '{label}' label",
+                      title="streamlit-preview")  # fmt: skip
+        return None
+    head = pull.get("head") or {}
+    target = make_target(
+        repository=(event.get("repository") or {}).get("full_name") or runner.environ.get("GITHUB_REPOSITORY", ""),
+        repo_url=(head.get("repo") or {}).get("clone_url") or "", branch=head.get("ref") or "",
+        pr=pull.get("number") or "", sha=head.get("sha"),
+    )  # fmt: skip
+    safe = inputs | {"secret-env": "", "secrets-toml": ""}
+    if action == "closed":
+        return build_settings(safe | {"mode": "close"}, target)
+    settings = replace(build_settings(safe | {"mode": "open"}, target), pin=head.get("sha"))
+    client = github(target.repository)
+    if action == "synchronize":
+        client.remove_label(target.pr, label)
+        if settings.comment:
+            client.upsert_comment(target.pr, Report(
+                environment=settings.environment, state="waiting for approval", url=settings.url,
+                commit=None, log_url=runner.run_url,
+                detail=f"New commits were pushed from the fork: someone with write access must add the "
+                       f"`{label}` label again to preview them. The preview keeps the approved commit.",
+            ))  # fmt: skip
+        runner.notice(
+            f"new commits from the fork need a new '{label}' label", title="streamlit-preview"
+        )
+        return None
+    if (event.get("label") or {}).get("name") != label:
+        return None
+    sender = (event.get("sender") or {}).get("login") or ""
+    if not sender or not client.can_write(sender):
+        raise ServiceError(
+            f"approve-label: '{label}' was added by @{sender or 'someone'}, who has no write access "
+            f"to {target.repository}; the fork is not previewed"
+        )
+    return settings
+
+
 def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> int:
     inputs = runner.inputs(INPUT_NAMES)
     token = inputs.pop("token", "").strip()
@@ -96,7 +158,16 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     for line in inputs.get("secrets-toml", "").splitlines():  # each value, and each whole line
         runner.mask(line.partition("=")[2].strip().strip("\"'"))
         runner.mask(line)
-    settings = settings_from_event(runner, inputs, token)
+    api_url = runner.environ.get("GITHUB_API_URL", "https://api.github.com")
+    if _is_fork(runner.event()[1]):
+        settings = _fork_settings(
+            runner,
+            inputs,
+            token,
+            lambda repo: GitHub(token=token, repository=repo, api_url=api_url),
+        )
+    else:
+        settings = settings_from_event(runner, inputs, token)
     if settings is None:
         runner.notice("nothing to do for this pull_request action", title="streamlit-preview")
         return 0

@@ -43,6 +43,7 @@ DEFAULTS: dict[str, str] = {
     "name": "",
     "setup": "",
     "data-size": "",
+    "approve-label": "preview",
     "data-storage-class": "",
     "setup-watch": "",
     "router": "istio",
@@ -106,6 +107,8 @@ class Settings:
     setup_watch: tuple[str, ...] = ()
     data_size: str | None = None
     data_storage_class: str | None = None
+    approve_label: str = "preview"
+    pin: str | None = None  # a fork preview: exactly this commit, never the branch head
     kubeconfig: dict | None = field(default=None, repr=False)
     git_token: str | None = field(default=None, repr=False)
 
@@ -174,6 +177,7 @@ def build_settings(
         gateway=gateway,
         env=env,
         secret_env=secret_env,
+        approve_label=check.no_control(label("approve-label"), value["approve-label"]),
         data_size=check.quantity(label("data-size"), value["data-size"])
         if value["data-size"]
         else None,

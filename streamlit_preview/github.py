@@ -11,6 +11,7 @@ import logging
 import time
 from dataclasses import dataclass
 from typing import Any
+from urllib.parse import quote
 
 import httpx
 import tenacity
@@ -178,6 +179,22 @@ class GitHub:
             )
         return int(data["id"])
 
+    # -- fork approval ------------------------------------------------------------------
+
+    def can_write(self, login: str) -> bool:
+        """Whether `login` has write access (write, maintain or admin) to the repository."""
+        data = self._request(
+            "GET", f"/repos/{self.repository}/collaborators/{quote(login)}/permission",
+            allow=(404,),
+        )  # fmt: skip
+        return isinstance(data, dict) and data.get("permission") in ("admin", "maintain", "write")
+
+    def remove_label(self, pr: int, label: str) -> None:
+        """Take the approval label off (a missing label is fine)."""
+        self._request(
+            "DELETE", f"/repos/{self.repository}/issues/{pr}/labels/{quote(label)}", allow=(404,)
+        )
+
     # -- deployments --------------------------------------------------------------------
 
     def start_deployment(self, *, environment: str, sha: str, description: str) -> int:
@@ -223,9 +240,13 @@ class GitHub:
 
 def render_comment(report: Report) -> str:
     """The comment's markdown: what a reviewer needs at a glance."""
-    icon = {"ready": "🟢", "failed": "🔴", "closed": "⚪", "in progress": "🟡"}.get(
-        report.state, ""
-    )
+    icon = {
+        "ready": "🟢",
+        "failed": "🔴",
+        "closed": "⚪",
+        "in progress": "🟡",
+        "waiting for approval": "🔒",
+    }.get(report.state, "")
     lines = [f"### {icon} Streamlit preview: {report.state}", ""]
     lines += ["| | |", "|---|---|"]
     if report.url and report.state != "closed":

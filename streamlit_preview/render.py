@@ -124,6 +124,8 @@ def _container_env(settings: Settings) -> list[dict[str, str]]:
         env.append({"name": "PREVIEW_SECRETS_FILE", "value": f"{SECRETS_DIR}/{SECRETS_TOML}"})
     if settings.url:
         env.append({"name": "PREVIEW_PUBLIC_URL", "value": settings.url.rstrip("/")})
+    if settings.pin:
+        env.append({"name": "PREVIEW_PIN", "value": settings.pin})
     if settings.data_size:
         env.append({"name": "PREVIEW_DATA_DIR", "value": DATA_DIR})
     if settings.setup:

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 from .. import validation
 from ..argparsing import OneLineParser
 from ..errors import InputError
+from ..signing import is_commit_sha
 
 # Streamlit's default folder blacklist: modules under these are never reloaded.
 UNWATCHED_NAMES = frozenset(
@@ -42,6 +43,7 @@ class ReloaderSettings:
     secrets_file: Path | None = None  # handed to Streamlit as `secrets.files` (st.secrets)
     setup: str | None = None  # a shell command run in the checkout before Streamlit starts
     setup_watch: tuple[str, ...] = ()  # globs: a sync that changes a match runs setup again
+    pin: str | None = None  # serve exactly this commit (fork previews); never follow the branch
 
     @property
     def app_path(self) -> Path:
@@ -121,6 +123,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=e("PREVIEW_SETUP_WATCH", ""),
         help="glob lines: a sync changing a match runs setup again (PREVIEW_SETUP_WATCH)",
     )
+    parser.add_argument(
+        "--pin",
+        default=e("PREVIEW_PIN"),
+        help="serve exactly this commit and move only to commits a sync names (PREVIEW_PIN)",
+    )
     return parser  # fmt: skip
 
 
@@ -153,6 +160,7 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> ReloaderS
         secrets_file=_check_secrets_file(args.secrets_file),
         setup=args.setup.strip() if args.setup and args.setup.strip() else None,
         setup_watch=tuple(g.strip() for g in args.setup_watch.splitlines() if g.strip()),
+        pin=_check_pin(args.pin),
     )
 
 
@@ -204,6 +212,14 @@ def _check_port(name: str, value: str) -> int:
     if not 0 < port < 65536:
         raise InputError(name, f"expected a port number 1-65535, got {value!r}")
     return port
+
+
+def _check_pin(value: str | None) -> str | None:
+    if value is None:
+        return None
+    if not is_commit_sha(value.strip()):
+        raise InputError("PREVIEW_PIN", "expected a full 40-hex commit id")
+    return value.strip()
 
 
 def _check_secrets_file(value: str | None) -> Path | None:

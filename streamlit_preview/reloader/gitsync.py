@@ -217,6 +217,37 @@ class Checkout:
                 )
         return error
 
+    def clone_pinned(self, sha: str) -> str:
+        """Check out exactly `sha` (a fork preview): fetched by id, never a branch head."""
+        if self.exists():
+            self.restore()
+            if self.head() == sha:
+                return sha
+        else:
+            self.path.mkdir(parents=True, exist_ok=True)
+            self._git("init", "-q", str(self.path), cwd=self.path.parent)
+            self._git("remote", "add", "origin", self.url)
+            self._git("config", "gc.auto", "0")
+        if not self.fetch_commit(sha):
+            raise PermanentSyncError(f"commit {sha} was not found in {public_url(self.url)}")
+        if (self.path / ".git" / "HEAD").read_text().startswith("ref:") and not self._has_head():
+            self._git("checkout", "-q", "--detach", sha)
+        else:
+            self.apply(self.plan(sha))
+            self._git("checkout", "-q", "--detach", sha)
+        return self.head()
+
+    def detach(self, sha: str) -> None:
+        """Point HEAD at `sha` itself (a pinned checkout follows no branch)."""
+        self._git("checkout", "-q", "--detach", sha)
+
+    def _has_head(self) -> bool:
+        try:
+            self._git("rev-parse", "--verify", "-q", "HEAD")
+        except SyncError:
+            return False
+        return True
+
     def head(self) -> str:
         return self._git("rev-parse", "HEAD")
 

@@ -83,7 +83,12 @@ class Reloader:
         attempt = 0
         while self.commit is None:
             try:
-                self.commit = await asyncio.to_thread(self.checkout.clone)
+                if self.settings.pin:
+                    self.commit = await asyncio.to_thread(
+                        self.checkout.clone_pinned, self.settings.pin
+                    )
+                else:
+                    self.commit = await asyncio.to_thread(self.checkout.clone)
             except PermanentSyncError as exc:
                 self._fail(str(exc))
             except SyncError as exc:
@@ -141,15 +146,35 @@ class Reloader:
             self.checkout.token = git_token.strip()
         if self.commit is None:
             raise SyncError("the first clone has not finished yet")
+        if self.settings.pin and sha is None:
+            raise UnknownCommitError(
+                f"this preview is pinned to {self.commit[:12]}: a sync must name the commit to serve"
+            )
         outcome = await self._sync(sha)
         if sha is not None and sha in outcome.unknown:
-            raise UnknownCommitError(
-                f"commit {sha} was not found on branch {self.settings.branch!r}"
+            where = (
+                "in the repository" if self.settings.pin else f"on branch {self.settings.branch!r}"
             )
+            raise UnknownCommitError(f"commit {sha} was not found {where}")
         return outcome, (time.monotonic() - started) * 1000
 
     async def _run_sync(self, shas: frozenset[str]) -> SyncOutcome:
+        if self.settings.pin:  # only to the commit a sync names: never a branch head
+            return await self._move_pinned(shas)
         head = await asyncio.to_thread(self.checkout.fetch)
+        return await self._move_to(head, shas)
+
+    async def _move_pinned(self, shas: frozenset[str]) -> SyncOutcome:
+        wanted = sorted(shas)[-1] if shas else self.checkout.head()
+        if not await asyncio.to_thread(self.checkout.fetch_commit, wanted):
+            head = self.checkout.head()
+            return SyncOutcome(head, head, False, False, frozenset(shas))
+        outcome = await self._move_to(wanted, frozenset())
+        await asyncio.to_thread(self.checkout.detach, wanted)
+        return SyncOutcome(outcome.commit, outcome.previous, outcome.changed, outcome.restarted,
+                           frozenset(shas - {wanted}))  # fmt: skip
+
+    async def _move_to(self, head: str, shas: frozenset[str]) -> SyncOutcome:
         unknown = set()
         for sha in shas - {head}:
             found = await asyncio.to_thread(self.checkout.fetch_commit, sha)

@@ -281,3 +281,89 @@ def test_named_previews_have_their_own_comment_and_deployment(action, remote, gi
     assert _wait_gone(kube, two) == {}
     assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
     assert all("closed" in c["body"] for c in github.fake.comments_by_pr[7])
+
+
+def _fork(remote, node_git):  # type: ignore[no-untyped-def]
+    """A fork of `remote` on the same git server, and a clone that pushes to it."""
+    from tests.fixtures.gitrepo import git
+
+    git("clone", "-q", "--bare", str(remote.remote), str(remote.root / "fork.git"), cwd=remote.root)
+    work = remote.root / "fork-work"
+    git("clone", "-q", str(remote.root / "fork.git"), str(work), cwd=remote.root)
+    for key, value in (
+        ("user.email", "fork@example.com"),
+        ("user.name", "Fork"),
+        ("commit.gpgsign", "false"),
+    ):
+        git("config", key, value, cwd=work)
+
+    def push(text: str) -> str:
+        (work / "streamlit_app.py").write_text(f"import streamlit as st\nst.title({text!r})\n")
+        git("commit", "-q", "-am", text, cwd=work)
+        git("push", "-q", "origin", "HEAD:main", cwd=work)
+        return git("rev-parse", "HEAD", cwd=work)
+
+    return node_git.url("fork.git"), push
+
+
+def _fork_event(action_name: str, sha: str, fork_url: str, sender: str = "maintainer") -> dict:
+    return {
+        "action": action_name, "number": 7, "sender": {"login": sender}, "label": {"name": "preview"},
+        "pull_request": {"number": 7, "head": {"ref": "main", "sha": sha,
+                         "repo": {"full_name": "stranger/cluster-app", "clone_url": fork_url, "private": False}}},
+        "repository": {"full_name": REPOSITORY, "clone_url": "http://example.invalid/base.git", "private": False},
+    }  # fmt: skip
+
+
+def _served_commit(kube, environment: str) -> str:  # type: ignore[no-untyped-def]
+    with kube.client() as client:
+        return client.get(
+            f"/api/v1/namespaces/{NAMESPACE}/services/{environment}:control/proxy/status"
+        ).json()["commit"]
+
+
+def test_a_fork_is_previewed_by_approval_pinned_to_the_approved_commit(
+    action, remote, github, kube, node_git
+):
+    fork_url, push = _fork(remote, node_git)
+    first = push("first from the fork")
+    github.fake.permissions["maintainer"] = "write"
+    github.fake.labels_by_pr[7] = {"preview"}
+
+    opened = action(_fork_event("labeled", first, fork_url), event_name="pull_request_target",
+                    **{"secret-env": "API_KEY=never-for-forks"})  # fmt: skip
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    environment = opened.outputs["environment"]
+    assert _served_commit(kube, environment) == first
+    with kube.client() as client:
+        secret = client.get(f"/api/v1/namespaces/{NAMESPACE}/secrets/{environment}").json()
+    assert not any(key.startswith("env-") for key in secret["data"]), "forks get no secret-env"
+
+    second = push("second, not approved yet")
+    pushed = action(_fork_event("synchronize", second, fork_url), event_name="pull_request_target")
+    assert pushed.returncode == 0, pushed.stdout + pushed.stderr
+    assert github.fake.labels_by_pr[7] == set(), "the approval label is taken off"
+    assert "waiting for approval" in github.fake.comments_by_pr[7][0]["body"]
+    assert _served_commit(kube, environment) == first, "a push never reaches a fork preview"
+
+    github.fake.labels_by_pr[7] = {"preview"}
+    relabelled = action(_fork_event("labeled", second, fork_url), event_name="pull_request_target")
+    assert relabelled.returncode == 0, relabelled.stdout + relabelled.stderr
+    assert _served_commit(kube, environment) == second
+
+
+def test_an_approval_label_from_someone_without_write_access_is_refused(
+    action, remote, github, kube, node_git
+):
+    fork_url, push = _fork(remote, node_git)
+    sha = push("from the fork")
+    github.fake.permissions["passer-by"] = "triage"
+
+    result = action(
+        _fork_event("labeled", sha, fork_url, sender="passer-by"), event_name="pull_request_target"
+    )
+
+    assert result.returncode == 1
+    errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "approve-label" in errors[0] and "no write access" in errors[0]
+    assert objects_of(kube, "octo-cluster-app-pr-7") == {}
