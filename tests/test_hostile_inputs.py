@@ -4,23 +4,13 @@ from __future__ import annotations
 
 import hmac
 import json
-import subprocess
-import sys
 from hashlib import sha256
 
 import pytest
 
 from streamlit_preview.config import build_settings, make_target
 from streamlit_preview.render import render_manifests
-from tests.fixtures.processes import ROOT
-
-
-def _render(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "streamlit_preview", "render", "--repo", "https://e.example/o/r.git",
-         "--branch", "main", "--pr", "1", "--domain", "p.example.com", *args],
-        capture_output=True, text=True, timeout=60, cwd=ROOT,
-    )  # fmt: skip
+from tests.fixtures.cli import render
 
 
 @pytest.mark.parametrize(
@@ -34,7 +24,7 @@ def _render(*args: str) -> subprocess.CompletedProcess:
     ],
 )
 def test_bad_env_values_are_one_line(args, named, says):
-    result = _render(*args)
+    result = render(*args)
     assert result.returncode == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "Traceback" not in result.stderr
     assert named in result.stderr and says in result.stderr
@@ -43,7 +33,7 @@ def test_bad_env_values_are_one_line(args, named, says):
 def test_the_same_variable_in_env_and_secret_env_is_one_line(tmp_path):
     secrets = tmp_path / "secrets.env"
     secrets.write_text("API_KEY=very-secret\n")
-    result = _render("--env", "API_KEY=plain", "--secret-env", str(secrets))
+    result = render("--env", "API_KEY=plain", "--secret-env", str(secrets))
     assert result.returncode == 2
     assert "API_KEY" in result.stderr and "set each variable once" in result.stderr
     assert "very-secret" not in result.stderr
