@@ -45,6 +45,19 @@ def pod(project_image, node_git, remote, tmp_path):  # type: ignore[no-untyped-d
         rendered.remove()
 
 
+def _open_page(page, url: str, text: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the preview and wait for `text`. In about one run in five here, Chromium's first
+    load of a page served from a pod's network namespace stays blank (no script runs) while
+    the server answers normally; a reload, as a user would do, shows it. Seen only across
+    the test bridge, never on 127.0.0.1: so the reload is the harness's, not the product's."""
+    page.goto(url)
+    try:
+        page.get_by_text(text).wait_for(timeout=15_000)
+    except Exception:
+        page.reload()
+        page.get_by_text(text).wait_for(timeout=30_000)
+
+
 def test_cold_start_reaches_readyz_as_uid_10001_on_a_read_only_root(pod, remote):
     preview = pod()
     preview.wait_ready()
@@ -69,8 +82,7 @@ def test_signed_sync_reaches_the_open_page(pod, remote, page):
     preview = pod()
     preview.wait_ready()
     page.add_init_script(ERROR_RECORDER)
-    page.goto(preview.url)
-    page.get_by_text("Hello version 1").wait_for(timeout=30_000)
+    _open_page(page, preview.url, "Hello version 1")
 
     new = remote.commit(
         {"streamlit_app.py": 'import streamlit as st\nst.title("Hello version 2")\n'}
@@ -86,8 +98,7 @@ def test_signed_sync_reaches_the_open_page(pod, remote, page):
 def test_requirement_installs_as_the_pod_user_into_writable_space(pod, remote, node_files, page):
     preview = pod()
     preview.wait_ready()
-    page.goto(preview.url)
-    page.get_by_text("Hello version 1").wait_for(timeout=30_000)
+    _open_page(page, preview.url, "Hello version 1")
     wheel = make_wheel(node_files.folder, "previewdep", "1.0", "GREETING = 'hello from a wheel'\n")
     new = remote.commit({
         "requirements.txt": f"previewdep @ {node_files.url(wheel.name)}\n",
@@ -107,8 +118,7 @@ def test_forced_rerun_writes_streamlit_config_outside_the_read_only_root(pod, re
     """A new module is not watched by Streamlit: the reloader forces a rerun through its config."""
     preview = pod()
     preview.wait_ready()
-    page.goto(preview.url)
-    page.get_by_text("Hello version 1").wait_for(timeout=30_000)
+    _open_page(page, preview.url, "Hello version 1")
     new = remote.commit({"notes.txt": "a data file Streamlit does not watch\n",
                          "streamlit_app.py": 'import pathlib, streamlit as st\nst.title(pathlib.Path("notes.txt").read_text())\n'})  # fmt: skip
     assert preview.sync(new).status_code == 200
@@ -252,6 +262,5 @@ def test_st_secrets_reads_the_mounted_secret_on_a_read_only_root(pod, remote, tm
     secrets.write_text('[db]\nuser = "from-the-secret"\npassword = "s3cret-pw"\n')
     preview = pod("--secrets-toml-file", str(secrets))
     preview.wait_ready()
-    page.goto(preview.url)
-    page.get_by_text("user is from-the-secret").wait_for(timeout=30_000)
+    _open_page(page, preview.url, "user is from-the-secret")
     assert "s3cret-pw" not in preview.http.get("/status").text + preview.log()
