@@ -30,6 +30,7 @@ import httpx
 
 from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
+from ..processes import process_start_time
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import sync_request
 from .base import Environment, Progress, describe_sync, raise_if_setup_failed
@@ -147,7 +148,11 @@ class LocalBackend:
 
     def _alive(self, record: Record) -> bool:
         """Only a process whose PID and kernel start time both match is ours."""
-        return record.pid > 1 and bool(record.started) and _start_time(record.pid) == record.started
+        return (
+            record.pid > 1
+            and bool(record.started)
+            and process_start_time(record.pid) == record.started
+        )
 
     def _ready(self, record: Record) -> bool:
         try:
@@ -320,7 +325,7 @@ class LocalBackend:
             environment=name, repository=settings.target.repository,
             repo_url=settings.target.repo_url, branch=settings.target.branch,
             pr=settings.target.pr, app=settings.app_path, pid=process.pid,
-            started=_start_time(process.pid) or "", streamlit_port=streamlit_port,
+            started=process_start_time(process.pid) or "", streamlit_port=streamlit_port,
             control_port=control_port, workdir=str(workdir), name=settings.name,
         )  # fmt: skip
         self._save(record)
@@ -422,23 +427,11 @@ def _error_of(response: httpx.Response) -> str:
         return response.text[:200]
 
 
-def _start_time(pid: int) -> str | None:
-    """Field 22 of /proc/PID/stat: identifies a process beyond its (reusable) PID."""
-    try:
-        stat = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = stat.rsplit(")", 1)[1].split()
-    if fields[0] == "Z":  # a zombie is dead
-        return None
-    return fields[19]
-
-
 def _stop_group(pid: int) -> None:
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGTERM)
     deadline = time.monotonic() + STOP_GRACE_SECONDS
-    while time.monotonic() < deadline and _start_time(pid) is not None:
+    while time.monotonic() < deadline and process_start_time(pid) is not None:
         time.sleep(0.05)
     with contextlib.suppress(ProcessLookupError):
         os.killpg(pid, signal.SIGKILL)

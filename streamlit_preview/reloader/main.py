@@ -19,6 +19,7 @@ from pathlib import Path
 import uvicorn
 
 from ..errors import EXIT_FAILURE, PreviewError
+from ..processes import process_start_time
 from .config import ReloaderSettings, child_environment, parse_settings
 from .control import build_app
 from .deps import AppEnvironment
@@ -75,17 +76,10 @@ RUNTIME_PREFIX = "streamlit-preview-"
 OWNER_FILE = "reloader.owner"
 
 
-def _process_start(pid: int) -> str | None:
-    try:
-        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[19]
-    except (OSError, IndexError):
-        return None
-
-
 def make_runtime_folder() -> Path:
     """Our runtime folder (Streamlit's HOME, the app environment), marked with who owns it."""
     runtime = Path(tempfile.mkdtemp(prefix=RUNTIME_PREFIX))
-    (runtime / OWNER_FILE).write_text(f"{os.getpid()} {_process_start(os.getpid()) or ''}\n")
+    (runtime / OWNER_FILE).write_text(f"{os.getpid()} {process_start_time(os.getpid()) or ''}\n")
     return runtime
 
 
@@ -100,7 +94,7 @@ def clean_abandoned_runtimes(temp: Path | None = None) -> None:
             pid_text, _, started = owner.read_text().strip().partition(" ")
         except OSError:
             continue
-        if not pid_text.isdigit() or _process_start(int(pid_text)) != (started or None):
+        if not pid_text.isdigit() or process_start_time(int(pid_text)) != (started or None):
             logger.info("removing %s, left by a reloader that no longer runs", folder)
             shutil.rmtree(folder, ignore_errors=True)
 
