@@ -74,7 +74,7 @@ class Reloader:
         self.setup = SetupRun()
         self.phase = "cloning"  # cloning → installing requirements → starting → serving
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
-        self._background: set[asyncio.Task[None]] = set()
+        self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
 
     # -- start --------------------------------------------------------------------------
 
@@ -224,13 +224,11 @@ class Reloader:
         if self.supervisor.state in ("stopped", "crashed"):
             restart = True
         elif not restart and any(p.endswith(".py") for p in changes.paths):
-            metrics = await self.supervisor.session_metrics()
             # Nobody is looking: old modules would linger in sys.modules, start fresh.
-            restart = metrics is not None and metrics[0] == 0
+            restart = await self.supervisor.viewers() == 0
         if restart:
             started = time.monotonic()
             await self.supervisor.restart()
-            self._spawn(self.supervisor.rerun_on_reconnect())
             # Answer once the new process serves, so "synced" means "live".
             await self.supervisor.wait_running(RESTART_WAIT_SECONDS)
             logger.info("streamlit restarted in %.1f s", time.monotonic() - started)
@@ -297,11 +295,6 @@ class Reloader:
     def _app_runnable(self) -> bool:
         path = self._app_file()
         return path is not None and path.is_file()
-
-    def _spawn(self, coroutine) -> None:  # type: ignore[no-untyped-def]
-        task = asyncio.create_task(coroutine)
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # -- views --------------------------------------------------------------------------
 

@@ -27,6 +27,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from .viewers import Peer, connected_peers
+
 logger = logging.getLogger(__name__)
 
 STOP_GRACE_SECONDS = 5.0
@@ -40,6 +42,12 @@ HANG_CHECK_SECONDS = 5.0
 HANG_TIMEOUT_SECONDS = 3.0
 HANG_FAILURES = 3
 HANG_RESTARTS_BEFORE_UNHEALTHY = 3
+# After a restart, open tabs reconnect with the client's backoff: watch for them this long,
+# closely at first.
+RECONNECT_WINDOW_SECONDS = 120.0
+RECONNECT_FAST_SECONDS = 10.0
+RECONNECT_SETTLE_SECONDS = 0.3
+_OWN_PROBE = re.compile(r" 200 GET /_stcore/(?:health|metrics) \(")
 _PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
@@ -103,6 +111,8 @@ class Supervisor:
         self.output: deque[str] = deque(maxlen=40)
         self._process: asyncio.subprocess.Process | None = None
         self._watcher: asyncio.Task[None] | None = None
+        self._reconnects: asyncio.Task[None] | None = None
+        self._tabs_may_return = False
         self._started_at = 0.0
         self._failures = 0
         self._stopping = False
@@ -133,6 +143,8 @@ class Supervisor:
         """
         async with self._lock:
             had_process = self._process is not None
+            # Its open tabs will reconnect: until they had time to, zero viewers means unknown.
+            self._tabs_may_return = had_process and await self.viewers() != 0
             await self._terminate(grace=0.0)
             self._stopping = False
             if had_process:
@@ -147,6 +159,8 @@ class Supervisor:
             self.state = "stopped"
 
     async def close(self) -> None:
+        if self._reconnects is not None:
+            self._reconnects.cancel()
         await self.stop()
         await self._http.aclose()
 
@@ -166,6 +180,10 @@ class Supervisor:
         )
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
+        if self.restarts:  # tabs of the process it replaces will reconnect to this one
+            if self._reconnects is not None:
+                self._reconnects.cancel()
+            self._reconnects = asyncio.create_task(self.rerun_on_reconnect())
 
     async def _terminate(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (at once when `grace` is 0)."""
@@ -194,6 +212,8 @@ class Supervisor:
         assert process.stdout is not None
         async for raw in process.stdout:
             line = raw.decode(errors="replace").rstrip()
+            if _OWN_PROBE.search(line):
+                continue  # some releases log every request, our health checks included
             self.output.append(line)
             print(f"[streamlit] {line}", file=sys.stderr, flush=True)
         code = await process.wait()
@@ -218,6 +238,7 @@ class Supervisor:
             if self._stopping or self._process is not crashed:
                 return
             self.restarts += 1
+            self._tabs_may_return = True
             await self._spawn()
 
     @property
@@ -311,23 +332,55 @@ class Supervisor:
         )
         os.replace(tmp, folder / "config.toml")
 
-    async def rerun_on_reconnect(self, window: float = 120.0) -> None:
-        """After a restart, rerun once a tab (re)connects: it may not re-render by itself."""
-        deadline = time.monotonic() + window
-        baseline: int | None = None
-        while time.monotonic() < deadline and self.pid is not None:
+    async def viewers(self) -> int | None:
+        """Open tabs: Streamlit's own count, else connections from anyone but us, else None.
+
+        None means unknown, never "nobody is looking"; so is zero while the tabs of the
+        process this one replaced may still be reconnecting.
+        """
+        metrics = await self.session_metrics()
+        if metrics is not None:
+            count: int | None = metrics[0]
+        else:
+            peers = self._peers()
+            count = None if peers is None else len(peers)
+        reconnecting = (
+            self._tabs_may_return and time.monotonic() - self._started_at < RECONNECT_FAST_SECONDS
+        )
+        return None if count == 0 and reconnecting else count
+
+    def _peers(self) -> frozenset[Peer] | None:
+        pid = self.pid
+        return None if pid is None else connected_peers(pid, self.options.port)
+
+    async def rerun_on_reconnect(self, window: float = RECONNECT_WINDOW_SECONDS) -> None:
+        """After a restart, rerun each time tabs (re)connect: a reconnected tab does not
+        re-render by itself, and until its session has run the script once Streamlit ignores
+        changes to it. The rerun also delivers the new Streamlit version, so a tab whose
+        frontend it made stale reloads itself.
+
+        Connections are counted by Streamlit's metrics where it publishes them, else by the
+        kernel's list of its TCP connections (older releases).
+        """
+        process = self._process  # the watch ends with this process (a newer restart watches anew)
+        started = time.monotonic()
+        seen_connects = 0
+        seen_peers: set[Peer] = set()
+        while time.monotonic() - started < window and self._process is process and self.pid:
             metrics = await self.session_metrics()
             if metrics is not None:
-                _, connects = metrics
-                if baseline is None:
-                    baseline = connects
-                    if connects:
-                        self.force_rerun()
-                elif connects > baseline:
-                    await asyncio.sleep(0.1)  # let the new session finish attaching
-                    self.force_rerun()
-                    return
-            await asyncio.sleep(0.1)
+                grew, seen_connects = metrics[1] > seen_connects, max(seen_connects, metrics[1])
+            else:
+                peers = self._peers()
+                if peers is None:
+                    return  # neither Streamlit nor the system says who connects
+                grew = not peers <= seen_peers
+                seen_peers |= peers
+            if grew:
+                await asyncio.sleep(RECONNECT_SETTLE_SECONDS)  # let the session attach
+                self.force_rerun()
+            fast = time.monotonic() - started < RECONNECT_FAST_SECONDS
+            await asyncio.sleep(0.1 if fast else 0.5)
 
 
 def _die_with_parent() -> None:
