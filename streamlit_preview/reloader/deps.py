@@ -1,7 +1,8 @@
 """The app's Python dependencies, installed into one environment beside the image's packages.
 
 Streamlit always runs from this virtual environment. It sees the image's packages (a `.pth`
-file), so pip installs only what is missing and never modifies the image's own packages.
+file), so an install adds only what is missing and never modifies the image's own packages
+(uv resolves and installs, pip wherever uv could not do exactly what pip would: see uvinstall).
 Because the running Streamlit already has the environment on its `sys.path`, a package that
 is only *added* is importable at once: a rerun shows it, no restart needed. A restart is
 needed only when an install replaces or removes something the app may already have
@@ -27,6 +28,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from ..errors import ServiceError
+from . import uvinstall
+from .uvinstall import UvUnavailable
 
 logger = logging.getLogger(__name__)
 
@@ -104,10 +107,6 @@ def _public_reason(line: str) -> str:
     return line[:300]
 
 
-def _normalise(name: str) -> str:
-    return re.sub(r"[-_.]+", "-", name).lower()
-
-
 class AppEnvironment:
     """The virtual environment Streamlit runs from; created once, grows with installs."""
 
@@ -118,9 +117,13 @@ class AppEnvironment:
         self._purelib: Path | None = None
 
     @functools.cached_property
-    def _image_packages(self) -> set[str]:
-        """The image's own distributions (read at the first install, not at start-up)."""
-        return {_normalise(d.metadata["Name"] or "") for d in importlib.metadata.distributions()}
+    def _image_packages(self) -> dict[str, str]:
+        """The image's own distributions, name → version (read at the first install, not at
+        start-up); the first of a name on the path is the one imported."""
+        found: dict[str, str] = {}
+        for dist in importlib.metadata.distributions():
+            found.setdefault(uvinstall.normalise(dist.metadata["Name"] or ""), dist.version)
+        return found
 
     def create(self) -> None:
         """Make the environment (milliseconds: no pip inside, it uses the image's)."""
@@ -142,20 +145,40 @@ class AppEnvironment:
         for entry in self._purelib.glob("*.dist-info"):
             match = _DIST_INFO.match(entry.name)
             if match:
-                packages[_normalise(match["name"])] = match["version"]
+                packages[uvinstall.normalise(match["name"])] = match["version"]
         return packages, {p.name for p in self._purelib.glob("*.pth")}
 
     def package_version(self, name: str) -> str | None:
         """The version the environment itself holds of `name` (None: the image's, if any)."""
         if self._purelib is None:
             return None
-        return self._installed()[0].get(_normalise(name))
+        return self._installed()[0].get(uvinstall.normalise(name))
 
     def install(self, requirements: str, *, cwd: Path) -> bool:
-        """Install `requirements` (blocking); True when Streamlit must restart to see them."""
+        """Install `requirements` (blocking); True when Streamlit must restart to see them.
+
+        uv first (milliseconds where pip takes a second or more); pip whenever uv cannot do
+        exactly what pip would, or fails, so results and error messages stay pip's.
+        """
         before, pth_before = self._installed()
         file = self.root / "requirements.txt"
         file.write_text(requirements)
+        try:
+            installed = uvinstall.install(
+                self.python, file, self._image_packages | before, cwd=cwd, env=self.env,
+                timeout=INSTALL_TIMEOUT_SECONDS,
+            )  # fmt: skip
+            logger.info("installed with uv: %s", ", ".join(installed) or "nothing was missing")
+        except UvUnavailable as exc:
+            logger.info("installing with pip: %s", exc)
+            self._pip_install(file, cwd=cwd)
+        after, pth_after = self._installed()
+        changed = any(after.get(name) != version for name, version in before.items())
+        added = set(after) - set(before)
+        shadows_image = bool(added & set(self._image_packages))
+        return changed or shadows_image or pth_after != pth_before
+
+    def _pip_install(self, file: Path, *, cwd: Path) -> None:
         # The environment's own interpreter runs pip (it sees the image's pip through the
         # .pth file): a second faster than `pip --python`, which re-launches itself.
         command = [
@@ -173,14 +196,9 @@ class AppEnvironment:
             ) from None
         for line in (result.stdout + result.stderr).splitlines():
             logger.debug("[pip] %s", line)
-        after, pth_after = self._installed()
         if result.returncode != 0:
             errors = [ln for ln in result.stderr.splitlines() if ln.strip() and "WARNING" not in ln]
             reason = _public_reason(
                 errors[-1] if errors else f"pip exited with {result.returncode}"
             )
             raise ServiceError(f"installing requirements failed: {reason}")
-        changed = any(after.get(name) != version for name, version in before.items())
-        added = set(after) - set(before)
-        shadows_image = bool(added & self._image_packages)
-        return changed or shadows_image or pth_after != pth_before
