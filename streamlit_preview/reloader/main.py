@@ -1,75 +1,29 @@
-"""Wire the reloader once: settings, pieces, HTTP server. Exit 2 on bad input.
+"""Start the reloader: settings (exit 2 on bad input), then a head start for Streamlit, then
+everything else.
 
-If the bootstrap task dies, the server is told to stop and the process exits non-zero.
+Streamlit's launcher is spawned before the reloader imports its own server (uvicorn,
+Starlette, httpx, GitPython: about 0.3 s), so both imports run at once on a cold start
+instead of one after the other. See `launcher`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import shutil
-import signal
 import sys
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 
-import uvicorn
-
-from ..errors import EXIT_FAILURE, PreviewError
-from ..processes import process_start_time
+from ..errors import PreviewError
+from ..processes import die_with_parent, process_start_time
 from .config import ReloaderSettings, child_environment, parse_settings
-from .control import build_app
 from .deps import AppEnvironment
-from .service import Reloader
-from .supervisor import StreamlitOptions, Supervisor
+from .launcher import prewarm
 
 logger = logging.getLogger("streamlit_preview.reloader")
-SHUTDOWN_GRACE_SECONDS = 3
-
-
-class _Server(uvicorn.Server):
-    """uvicorn re-raises SIGTERM after its shutdown; we stop on it and exit 0 instead."""
-
-    @contextlib.contextmanager
-    def capture_signals(self) -> Iterator[None]:
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGTERM, signal.SIGINT):
-            loop.add_signal_handler(sig, self.handle_exit, sig, None)
-        try:
-            yield
-        finally:
-            for sig in (signal.SIGTERM, signal.SIGINT):
-                loop.remove_signal_handler(sig)
-
-
-def report_termination(message: str) -> None:
-    """Leave the reason we stop where the kubelet (or the local backend) reads it.
-
-    Kubernetes shows the file at terminationMessagePath (/dev/termination-log) as the
-    container's `terminated.message`; PREVIEW_TERMINATION_LOG moves it.
-    """
-    path = Path(os.environ.get("PREVIEW_TERMINATION_LOG") or "/dev/termination-log")
-    if path.parent.is_dir():
-        with contextlib.suppress(OSError):
-            path.write_text(message[:4000] + "\n")
-
-
-def build_reloader(settings: ReloaderSettings, runtime: Path) -> Reloader:
-    """The reloader with its runtime folder (Streamlit's HOME, dependency environments)."""
-    env = child_environment(os.environ)
-    options = StreamlitOptions(
-        app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
-        port=settings.streamlit_port, public_url=settings.public_url, env=env,
-        secrets_file=settings.secrets_file,
-    )  # fmt: skip
-    return Reloader(
-        settings,
-        supervisor=Supervisor(options),
-        environment=AppEnvironment(runtime / "app-env", env=env),
-    )
 
 
 RUNTIME_PREFIX = "streamlit-preview-"
@@ -102,40 +56,19 @@ def clean_abandoned_runtimes(temp: Path | None = None) -> None:
 async def serve(settings: ReloaderSettings) -> int:
     clean_abandoned_runtimes()
     runtime = make_runtime_folder()
-    reloader = build_reloader(settings, runtime)
-    failed = False
-
-    async def start_bootstrap() -> None:
-        task = asyncio.create_task(reloader.bootstrap())
-
-        def finished(task: asyncio.Task[None]) -> None:
-            nonlocal failed
-            if not task.cancelled() and task.exception() is not None:
-                logger.error("error: %s", task.exception())
-                report_termination(str(task.exception()))
-                failed = True
-                server.should_exit = True
-
-        task.add_done_callback(finished)
-        reloader._background.add(task)
-
-    app = build_app(reloader, on_startup=start_bootstrap)
-    config = uvicorn.Config(
-        app, host=settings.bind, port=settings.control_port, log_level="warning",
-        access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS, lifespan="on",
-    )  # fmt: skip
-    server = _Server(config)
-    logger.info(
-        "control on %s:%s, streamlit on port %s, following %s",
-        settings.bind, settings.control_port, settings.streamlit_port, settings.branch,
-    )  # fmt: skip
     try:
-        await server.serve()
+        environment = AppEnvironment(runtime / "app-env", env=child_environment(os.environ))
+        environment.create()
+        prewarmed = await prewarm(
+            environment.python,
+            env=child_environment(os.environ) | {"HOME": str(runtime / "home")},
+            preexec_fn=die_with_parent,
+        )
+        from .server import run
+
+        return await run(settings, runtime, environment, prewarmed)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
-    if failed or not server.started:
-        return EXIT_FAILURE
-    return 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:

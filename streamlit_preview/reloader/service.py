@@ -100,10 +100,12 @@ class Reloader:
         self.synced_at = _now()
         self.last_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
-        await asyncio.to_thread(self.environment.create)
+        if not self.environment.created:
+            await asyncio.to_thread(self.environment.create)
         self.supervisor.options.python = self.environment.python
         self.phase = "installing requirements"
-        await self._install_requirements(self.checkout.read_file)
+        if await self._install_requirements(self.checkout.read_file):
+            await self.supervisor.discard_prewarmed()  # it imported what the install replaced
         self._check_app()
         if self._app_file() is None or not self._app_file().is_file():  # type: ignore[union-attr]
             self._fail(self.last_error or f"app {self.settings.app!r} not found")

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import ctypes
 import logging
 import os
 import re
@@ -27,6 +26,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
+from ..processes import die_with_parent
+from .launcher import launch
 from .viewers import Peer, connected_peers
 
 logger = logging.getLogger(__name__)
@@ -48,7 +49,6 @@ RECONNECT_WINDOW_SECONDS = 120.0
 RECONNECT_FAST_SECONDS = 10.0
 RECONNECT_SETTLE_SECONDS = 0.3
 _OWN_PROBE = re.compile(r" 200 GET /_stcore/(?:health|metrics) \(")
-_PR_SET_PDEATHSIG = 1  # linux/prctl.h
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
 )
@@ -103,8 +103,12 @@ class StreamlitOptions:
 class Supervisor:
     """Owns one Streamlit process at a time; every method is called on the event loop."""
 
-    def __init__(self, options: StreamlitOptions) -> None:
+    def __init__(
+        self, options: StreamlitOptions, *, prewarmed: asyncio.subprocess.Process | None = None
+    ) -> None:
         self.options = options
+        # A launcher that imported Streamlit ahead of the first start (see `launcher`).
+        self._prewarmed = prewarmed
         self.state = "stopped"
         self.restarts = 0
         self.last_exit: str | None = None
@@ -161,23 +165,37 @@ class Supervisor:
     async def close(self) -> None:
         if self._reconnects is not None:
             self._reconnects.cancel()
+        await self.discard_prewarmed()
         await self.stop()
         await self._http.aclose()
+
+    async def discard_prewarmed(self) -> None:
+        """The head start is of no use (the app's requirements changed what Streamlit would
+        import): end the waiting launcher."""
+        process, self._prewarmed = self._prewarmed, None
+        if process is not None and process.returncode is None:
+            _signal_group(process.pid, signal.SIGKILL)
+            await process.wait()
 
     async def _spawn(self) -> None:
         self.state = "starting"
         self._started_at = time.monotonic()
-        env = dict(self.options.env) | {"HOME": str(self.options.home)}
-        self._process = await asyncio.create_subprocess_exec(
-            *self.options.command(),
-            cwd=self.options.cwd,
-            env=env,
-            stdin=asyncio.subprocess.DEVNULL,
-            stdout=asyncio.subprocess.PIPE,
-            stderr=asyncio.subprocess.STDOUT,
-            start_new_session=True,
-            preexec_fn=_die_with_parent,
-        )
+        command = self.options.command()
+        prewarmed, self._prewarmed = self._prewarmed, None
+        if prewarmed is not None and prewarmed.returncode is None:
+            await launch(prewarmed, self.options.cwd, command[3:])  # after "python -m streamlit"
+            self._process = prewarmed
+        else:
+            self._process = await asyncio.create_subprocess_exec(
+                *command,
+                cwd=self.options.cwd,
+                env=dict(self.options.env) | {"HOME": str(self.options.home)},
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.STDOUT,
+                start_new_session=True,
+                preexec_fn=die_with_parent,
+            )
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
         if self.restarts:  # tabs of the process it replaces will reconnect to this one
@@ -381,16 +399,6 @@ class Supervisor:
                 self.force_rerun()
             fast = time.monotonic() - started < RECONNECT_FAST_SECONDS
             await asyncio.sleep(0.1 if fast else 0.5)
-
-
-def _die_with_parent() -> None:
-    """Runs in the child before exec: if the reloader dies, so does Streamlit.
-
-    SIGKILL, not SIGTERM: with the reloader gone, Streamlit's own SIGTERM handler writes
-    "Stopping..." to a pipe nobody reads and the process lingers, holding its port.
-    """
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL))
 
 
 def _signal_group(pid: int, sig: signal.Signals) -> None:

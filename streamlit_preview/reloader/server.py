@@ -1,0 +1,111 @@
+"""The reloader's pieces and its HTTP server, wired once Streamlit's launcher is on its way.
+
+If the bootstrap task dies, the server is told to stop and the process exits non-zero.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import signal
+from collections.abc import Iterator
+from pathlib import Path
+
+import uvicorn
+
+from ..errors import EXIT_FAILURE
+from .config import ReloaderSettings, child_environment
+from .control import build_app
+from .deps import AppEnvironment
+from .service import Reloader
+from .supervisor import StreamlitOptions, Supervisor
+
+logger = logging.getLogger("streamlit_preview.reloader")
+SHUTDOWN_GRACE_SECONDS = 3
+
+
+class _Server(uvicorn.Server):
+    """uvicorn re-raises SIGTERM after its shutdown; we stop on it and exit 0 instead."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, self.handle_exit, sig, None)
+        try:
+            yield
+        finally:
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.remove_signal_handler(sig)
+
+
+def report_termination(message: str) -> None:
+    """Leave the reason we stop where the kubelet (or the local backend) reads it.
+
+    Kubernetes shows the file at terminationMessagePath (/dev/termination-log) as the
+    container's `terminated.message`; PREVIEW_TERMINATION_LOG moves it.
+    """
+    path = Path(os.environ.get("PREVIEW_TERMINATION_LOG") or "/dev/termination-log")
+    if path.parent.is_dir():
+        with contextlib.suppress(OSError):
+            path.write_text(message[:4000] + "\n")
+
+
+def build_reloader(
+    settings: ReloaderSettings,
+    runtime: Path,
+    environment: AppEnvironment,
+    prewarmed: asyncio.subprocess.Process | None = None,
+) -> Reloader:
+    """The reloader with its runtime folder (Streamlit's HOME, the app environment)."""
+    options = StreamlitOptions(
+        app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
+        port=settings.streamlit_port, public_url=settings.public_url,
+        env=child_environment(os.environ), secrets_file=settings.secrets_file,
+        python=environment.python,
+    )  # fmt: skip
+    return Reloader(
+        settings, supervisor=Supervisor(options, prewarmed=prewarmed), environment=environment
+    )
+
+
+async def run(
+    settings: ReloaderSettings,
+    runtime: Path,
+    environment: AppEnvironment,
+    prewarmed: asyncio.subprocess.Process | None,
+) -> int:
+    """Serve the control endpoints while the bootstrap clones, installs and starts Streamlit."""
+    reloader = build_reloader(settings, runtime, environment, prewarmed)
+    failed = False
+
+    async def start_bootstrap() -> None:
+        task = asyncio.create_task(reloader.bootstrap())
+
+        def finished(task: asyncio.Task[None]) -> None:
+            nonlocal failed
+            if not task.cancelled() and task.exception() is not None:
+                logger.error("error: %s", task.exception())
+                report_termination(str(task.exception()))
+                failed = True
+                server.should_exit = True
+
+        task.add_done_callback(finished)
+        reloader._background.add(task)
+
+    app = build_app(reloader, on_startup=start_bootstrap)
+    config = uvicorn.Config(
+        app, host=settings.bind, port=settings.control_port, log_level="warning",
+        access_log=False, timeout_graceful_shutdown=SHUTDOWN_GRACE_SECONDS, lifespan="on",
+    )  # fmt: skip
+    server = _Server(config)
+    logger.info(
+        "control on %s:%s, streamlit on port %s, following %s",
+        settings.bind, settings.control_port, settings.streamlit_port, settings.branch,
+    )  # fmt: skip
+    await server.serve()
+    if failed or not server.started:
+        return EXIT_FAILURE
+    return 0
