@@ -1,16 +1,18 @@
-"""Push-to-live, error flashes, cold start and memory of the reloader, in one run.
+"""Every row of issue 12 that needs a browser or a restart, each against its baseline.
 
     python -m bench.push_to_live [--runs 10]
 
 Every number is a median of several runs, set against a baseline measured in the same run:
-- floor: the same one-line edit written in place under a plain `streamlit run`;
-- push-to-live: signed /sync sent → the new text visible in an open Chromium tab (one file,
-  300 files, a requirement added, a requirement upgraded);
-- flashes: error blocks seen by a MutationObserver over multi-file updates;
-- cold start: reloader start → /readyz 200, against `git clone --depth 1` + `streamlit run` → health;
-- memory: the reloader's own RSS (Streamlit runs as a separate process).
+- one file / 300 files: signed /sync sent → the new text visible in an open Chromium tab,
+  against the same edit written in place under a plain `streamlit run` with a tab open;
+- requirement added / upgraded (a local wheel): /sync → visible, against `pip install` of
+  that wheel alone into a fresh virtualenv (then of its next version over it);
+- a sync that restarts Streamlit because no tab is open, against a plain `streamlit run` →
+  health;
+- cold start: reloader start → /readyz 200, against `git clone --depth 1` + `streamlit run` →
+  health;
+- error flashes over 20 multi-file updates; the reloader's RSS; the app environment's disk use.
 """
-
 from __future__ import annotations
 
 import argparse
@@ -19,6 +21,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import venv
 from pathlib import Path
 
 import httpx
@@ -40,7 +43,8 @@ def wait_text(page, text: str, timeout: float = 20) -> None:  # type: ignore[no-
     page.get_by_text(text, exact=True).wait_for(timeout=timeout * 1000)
 
 
-def floor(browser, root: Path, runs: int) -> list[float]:  # type: ignore[no-untyped-def]
+def floor(browser, root: Path, runs: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
+    """Plain `streamlit run` with a tab open: (one-line edits, 300-file edits) written in place."""
     folder = root / "floor"
     folder.mkdir()
     app = folder / "app.py"
@@ -64,8 +68,19 @@ def floor(browser, root: Path, runs: int) -> list[float]:  # type: ignore[no-unt
             wait_text(page, f"marker {n}")
             times.append(time.perf_counter() - started)
             time.sleep(0.3)
+        many = []
+        for k in range(5):
+            n = runs + 1 + k
+            started = time.perf_counter()
+            for i in range(299):
+                (folder / "data").mkdir(exist_ok=True)
+                (folder / "data" / f"file_{i:03}.txt").write_text(f"{n}-{i}\n")
+            app.write_text(APP.format(n=n))
+            wait_text(page, f"marker {n}")
+            many.append(time.perf_counter() - started)
+            time.sleep(0.3)
         page.close()
-        return times
+        return times, many
     finally:
         process.terminate()
         process.wait(10)
@@ -165,6 +180,7 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
             (added if k < 3 else upgraded).append(time.perf_counter() - started)
         results["requirements_added"] = added
         results["requirements_upgraded"] = upgraded
+        results["app_env_mb"] = _app_env_megabytes(reloader.process.pid)
         rss = Path(f"/proc/{reloader.process.pid}/status").read_text()
         results["rss_mb"] = (
             int(next(ln for ln in rss.splitlines() if ln.startswith("VmRSS")).split()[1]) / 1024
@@ -173,6 +189,18 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
         page.close()
         reloader.stop()
     return results
+
+
+def _app_env_megabytes(reloader_pid: int) -> float:
+    """Disk use of the app environment of the reloader `reloader_pid` (its runtime folder)."""
+    for owner in Path(tempfile.gettempdir()).glob("streamlit-preview-*/reloader.owner"):
+        if owner.read_text().split()[0] == str(reloader_pid):
+            env = owner.parent / "app-env"
+            return (
+                sum(f.stat().st_size for f in env.rglob("*") if f.is_file() and not f.is_symlink())
+                / 1e6
+            )
+    return float("nan")
 
 
 def restart_without_viewers(root: Path, runs: int) -> list[float]:
@@ -190,6 +218,49 @@ def restart_without_viewers(root: Path, runs: int) -> list[float]:
             assert body["restarted"], body
     finally:
         reloader.stop()
+    return times
+
+
+def pip_alone(root: Path, runs: int = 3) -> tuple[list[float], list[float]]:
+    """What a user would do without us: (`pip install` of a new local wheel into a fresh
+    venv, `pip install` of its next version over it), each timed alone."""
+    added, upgraded = [], []
+    for k in range(runs):
+        folder = root / f"pip{k}"
+        folder.mkdir()
+        old = make_wheel(folder, "benchdep", "1.0", "VERSION = '1.0'\n")
+        new = make_wheel(folder, "benchdep", "1.1", "VERSION = '1.1'\n")
+        venv.EnvBuilder(with_pip=True).create(folder / "venv")
+        pip = [str(folder / "venv" / "bin" / "python"), "-m", "pip", "install", "-q",
+               "--disable-pip-version-check", "--no-index"]  # fmt: skip
+        started = time.perf_counter()
+        subprocess.run([*pip, str(old)], check=True)
+        added.append(time.perf_counter() - started)
+        started = time.perf_counter()
+        subprocess.run([*pip, str(new)], check=True)
+        upgraded.append(time.perf_counter() - started)
+    return added, upgraded
+
+
+def plain_start(root: Path, runs: int) -> list[float]:
+    """`streamlit run` of the checked-out app → health: what a restart costs Streamlit itself."""
+    folder = root / "plain-start"
+    folder.mkdir()
+    (folder / "streamlit_app.py").write_text(APP.format(n=0))
+    times = []
+    for _ in range(runs):
+        port = free_port()
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+             "--browser.serverAddress", "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
+        _wait_health(f"http://127.0.0.1:{port}")
+        times.append(time.perf_counter() - started)
+        process.terminate()
+        process.wait(10)
     return times
 
 
@@ -219,6 +290,14 @@ def cold_start(root: Path, runs: int) -> tuple[list[float], list[float]]:
     return ours, baseline
 
 
+def _row(name: str, ours: list[float], baseline: list[float] | None, goal: str) -> str:
+    mine = median_ms(ours)
+    if baseline is None:
+        return f"| {name} | {mine:.0f} ms ({len(ours)}) | | {goal} |"
+    base = median_ms(baseline)
+    return f"| {name} | {mine:.0f} ms ({len(ours)}) | {base:.0f} ms ({len(baseline)}) | **{mine / base:.2f}x** (goal {goal}) |"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--runs", type=int, default=10)
@@ -226,31 +305,62 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        floor_times = floor(browser, root, runs)
+        floor_one, floor_many = floor(browser, root, runs)
         results = push_to_live(browser, root, runs)
         browser.close()
+    pip_added, pip_upgraded = pip_alone(root)
     no_viewers = restart_without_viewers(root, 6)
-    ours, baseline = cold_start(root, 5)
-    floor_ms = median_ms(floor_times)
-    one = median_ms(results["one_file"])  # type: ignore[arg-type]
-    print(f"floor (edit in place, plain streamlit run): p50 {floor_ms:.0f} ms over {runs}")
+    plain = plain_start(root, 6)
+    ours, baseline = cold_start(root, 7)
+    print("| measure (median, runs) | ours | baseline | ratio |")
+    print("|---|---|---|---|")
     print(
-        f"push-to-live, one file:  p50 {one:.0f} ms over {runs} ({one / floor_ms:.1f}x the floor)"
-    )
-    print(f"push-to-live, 300 files: p50 {median_ms(results['files_300']):.0f} ms over 5")  # type: ignore[arg-type]
+        _row(
+            "one-file commit → visible / the edit in place",
+            results["one_file"],
+            floor_one,
+            "≤ 1.3x",
+        )
+    )  # type: ignore[arg-type]
     print(
-        f"push-to-live, requirement added: p50 {median_ms(results['requirements_added']):.0f} ms over 3"  # type: ignore[arg-type]
-    )
+        _row(
+            "300-file commit → visible / the files written in place",
+            results["files_300"],
+            floor_many,
+            "≤ 1.5x",
+        )
+    )  # type: ignore[arg-type]
     print(
-        f"push-to-live, requirement upgraded (restart): p50 {median_ms(results['requirements_upgraded']):.0f} ms over 3"  # type: ignore[arg-type]
+        _row(
+            "requirement added (local wheel) → visible / pip alone",
+            results["requirements_added"],
+            pip_added,
+            "≤ 1.0x",
+        )
+    )  # type: ignore[arg-type]
+    print(
+        _row(
+            "requirement upgraded (restart) → visible / pip alone",
+            results["requirements_upgraded"],
+            pip_upgraded,
+            "≤ 2.5x",
+        )
+    )  # type: ignore[arg-type]
+    print(
+        _row(
+            "sync restarting Streamlit (no tab) / streamlit run → health",
+            no_viewers,
+            plain,
+            "≤ 1.3x",
+        )
     )
-    print(f"sync that restarts Streamlit (no tab open): p50 {median_ms(no_viewers):.0f} ms over 6")
+    print(_row("cold start → /readyz / clone + streamlit run → health", ours, baseline, "≤ 1.2x"))
     print(
         f"error flashes: {results['flashes']} over {results['multi_file_updates']} multi-file updates"
     )
-    print(f"cold start: reloader p50 {median_ms(ours):.0f} ms, clone + streamlit p50 {median_ms(baseline):.0f} ms "
-          f"({median_ms(ours) / median_ms(baseline):.2f}x) over 5")  # fmt: skip
-    print(f"reloader RSS without Streamlit: {results['rss_mb']:.0f} MB")
+    print(
+        f"reloader RSS without Streamlit: {results['rss_mb']:.0f} MB; app environment on disk: {results['app_env_mb'] * 1000:.0f} kB"
+    )
 
 
 if __name__ == "__main__":

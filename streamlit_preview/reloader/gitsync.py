@@ -13,11 +13,13 @@ error messages. This module knows nothing about processes other than git.
 from __future__ import annotations
 
 import base64
+import contextlib
 import logging
 import os
 import re
 import secrets
 import shutil
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -103,6 +105,7 @@ class Checkout:
     token: str | None = field(default=None, repr=False)
     main_script: str = ""
     fetches: int = 0
+    _open_repo: git.Repo | None = field(default=None, init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         self.url = _normalise_url(self.url)
@@ -145,10 +148,25 @@ class Checkout:
             raise SyncError(f"git {args[0]} failed: {self._clean(exc.stderr)}") from None
 
     def _repo(self) -> git.Repo:
-        """GitPython's view of the checkout; its own git processes get our environment too."""
-        repo = git.Repo(self.path)
-        repo.git.update_environment(**self._env())
-        return repo
+        """GitPython's view of the checkout, kept between syncs (its `cat-file` process
+        with it); its own git processes get our environment too."""
+        if self._open_repo is None:
+            self._open_repo = git.Repo(self.path)
+        self._open_repo.git.update_environment(**self._env())
+        return self._open_repo
+
+    def _forget_repo(self) -> None:
+        """Before the checkout is replaced: the old view would read the old objects."""
+        if self._open_repo is not None:
+            self._open_repo.close()
+            self._open_repo = None
+
+    def _ref(self, name: str) -> str:
+        """The commit a ref names, read from the files (no git process)."""
+        try:
+            return git.SymbolicReference.dereference_recursive(self._repo(), name)
+        except (ValueError, OSError, git.GitError):
+            return self._git("rev-parse", name)
 
     def _clean(self, text: object) -> str:
         """Git's own message, one line, with anything secret scrubbed."""
@@ -187,6 +205,7 @@ class Checkout:
                 self.restore()
             except SyncError as exc:
                 logger.warning("the checkout left behind is unusable (%s); cloning again", exc)
+                self._forget_repo()
                 _empty_folder(self.path)
             else:
                 if origin != self.url:
@@ -249,7 +268,7 @@ class Checkout:
         return True
 
     def head(self) -> str:
-        return self._git("rev-parse", "HEAD")
+        return self._ref("HEAD")
 
     def fetch(self) -> str:
         """Fetch the branch head (force-push safe) and return its commit."""
@@ -258,7 +277,7 @@ class Checkout:
             "fetch", "--depth", "1", "--no-tags", "--force", "origin",
             f"+refs/heads/{self.branch}:refs/remotes/origin/{self.branch}",
         )  # fmt: skip
-        return self._git("rev-parse", f"refs/remotes/origin/{self.branch}")
+        return self._ref(f"refs/remotes/origin/{self.branch}")
 
     def has_commit(self, sha: str) -> bool:
         try:
@@ -321,32 +340,34 @@ class Checkout:
         for _, _, _, rel in entries:  # before anything is written
             _check_path(rel)
         repo = self._repo()
-        try:
-            for status, mode, _, rel in entries:
-                if status != "D" and mode == _SUBMODULE_MODE:  # git leaves an empty folder
-                    self._remove(rel)
-                    _make_parent_dirs(self.path, self.path / rel)
-                    (self.path / rel).mkdir(exist_ok=True)
-            writes = [e for e in entries if e[0] != "D" and e[1] != _SUBMODULE_MODE]
-            # The main script last: its rerun must see every other file already new.
-            writes.sort(key=lambda e: (e[3] == self.main_script, e[3]))
-            for _, mode, blob, rel in writes:
-                self._place(rel, mode, repo.git.get_object_data(blob)[3])
-            for status, _, _, rel in entries:
-                if status == "D":
-                    self._remove(rel)
-        finally:
-            repo.close()
-
-    def _place(self, rel: str, mode: str, data: bytes) -> None:
-        dest = self.path / rel
-        _make_parent_dirs(self.path, dest)
-        if dest.is_dir() and not dest.is_symlink():
-            shutil.rmtree(dest)
-        # Written beside .git's objects (same file system, never a committed path, short name)
-        # and renamed into place.
+        for status, mode, _, rel in entries:
+            if status != "D" and mode == _SUBMODULE_MODE:  # git leaves an empty folder
+                self._remove(rel)
+                _make_parent_dirs(self.path, self.path / rel)
+                (self.path / rel).mkdir(exist_ok=True)
+        writes = [e for e in entries if e[0] != "D" and e[1] != _SUBMODULE_MODE]
+        # The main script last: its rerun must see every other file already new.
+        writes.sort(key=lambda e: (e[3] == self.main_script, e[3]))
+        # Written beside .git's objects (same file system, never a committed path, short
+        # name) and renamed into place.
         tmp_dir = self.path / ".git" / "preview-tmp"
         tmp_dir.mkdir(exist_ok=True)
+        folders_ready: set[Path] = set()  # parents already made safe in this update
+        for _, mode, blob, rel in writes:
+            data = repo.git.get_object_data(blob)[3]
+            self._place(rel, mode, data, tmp_dir=tmp_dir, folders_ready=folders_ready)
+        for status, _, _, rel in entries:
+            if status == "D":
+                self._remove(rel)
+
+    def _place(
+        self, rel: str, mode: str, data: bytes, *, tmp_dir: Path, folders_ready: set[Path]
+    ) -> None:
+        dest = self.path / rel
+        _make_parent_dirs(self.path, dest, folders_ready)
+        with contextlib.suppress(FileNotFoundError):
+            if stat.S_ISDIR(os.lstat(dest).st_mode):  # a folder the commit turned into a file
+                shutil.rmtree(dest)
         tmp = tmp_dir / secrets.token_hex(8)
         if mode == _SYMLINK_MODE:
             os.symlink(data.decode(), tmp)
@@ -374,8 +395,6 @@ class Checkout:
             return blob.data_stream.read()
         except (KeyError, ValueError):
             return None
-        finally:
-            repo.close()
 
     def read_file(self, rel: str) -> bytes | None:
         """The checked-out content of `rel`, or None when absent."""
@@ -410,13 +429,18 @@ def _empty_folder(folder: Path) -> None:
             entry.unlink()
 
 
-def _make_parent_dirs(root: Path, dest: Path) -> None:
-    """Create dest's parents, replacing a file that sits where a directory must go."""
+def _make_parent_dirs(root: Path, dest: Path, ready: set[Path] | None = None) -> None:
+    """Create dest's parents, replacing a file (or a link) that sits where a directory must
+    go. Folders in `ready` were already made so in this update and are skipped."""
     for parent in reversed(dest.relative_to(root).parents):
         folder = root / parent
+        if ready is not None and folder in ready:
+            continue
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):
             folder.unlink()
         folder.mkdir(exist_ok=True)
+        if ready is not None:
+            ready.add(folder)
 
 
 def _parse_raw_diff(raw: str) -> list[tuple[str, str, str, str]]:

@@ -195,6 +195,9 @@ class Reloader:
         local = install and needs_checkout(read_requirements(read_new) or "")
         if install and not local:
             must_restart = await self._install_requirements(read_new)
+        # Asked before the files land, so the question does not slow Streamlit's rerun.
+        python_changed = any(p.endswith(".py") for p in update.changes.paths)
+        viewers = await self.supervisor.viewers() if python_changed else None
         changes = await asyncio.to_thread(self.checkout.apply, update)
         if local:  # it installs from paths of the new commit: they must be on disk first
             must_restart = await self._install_requirements(self.checkout.read_file)
@@ -208,7 +211,7 @@ class Reloader:
         # A retried install that now worked changes no file: the app must still see it.
         retried = install and not self.requirements_failed and not changes
         react_to = Changes(modified=DEPENDENCY_FILES[:1]) if retried else changes
-        restarted = await self._react(react_to, must_restart) if react_to else False
+        restarted = await self._react(react_to, must_restart, viewers) if react_to else False
         if changes:
             logger.info(
                 "synced %s -> %s (%d files%s)", previous[:12], head[:12], len(changes.paths),
@@ -216,8 +219,11 @@ class Reloader:
             )  # fmt: skip
         return SyncOutcome(head, previous, bool(changes), restarted, frozenset(unknown))
 
-    async def _react(self, changes: Changes, restart: bool) -> bool:
-        """Make the running app show the new files; True when Streamlit was restarted."""
+    async def _react(self, changes: Changes, restart: bool, viewers: int | None) -> bool:
+        """Make the running app show the new files; True when Streamlit was restarted.
+
+        `viewers`: the open tabs counted before the files landed (None: unknown).
+        """
         if any(p in _RESTART_FILES for p in changes.paths):
             restart = True
         self._check_app()
@@ -227,7 +233,7 @@ class Reloader:
             restart = True
         elif not restart and any(p.endswith(".py") for p in changes.paths):
             # Nobody is looking: old modules would linger in sys.modules, start fresh.
-            restart = await self.supervisor.viewers() == 0
+            restart = viewers == 0
         if restart:
             started = time.monotonic()
             await self.supervisor.restart()
