@@ -13,6 +13,7 @@ Every number is a median of several runs, set against a baseline measured in the
   health;
 - error flashes over 20 multi-file updates; the reloader's RSS; the app environment's disk use.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -43,47 +44,45 @@ def wait_text(page, text: str, timeout: float = 20) -> None:  # type: ignore[no-
     page.get_by_text(text, exact=True).wait_for(timeout=timeout * 1000)
 
 
-def floor(browser, root: Path, runs: int) -> tuple[list[float], list[float]]:  # type: ignore[no-untyped-def]
-    """Plain `streamlit run` with a tab open: (one-line edits, 300-file edits) written in place."""
-    folder = root / "floor"
-    folder.mkdir()
-    app = folder / "app.py"
-    app.write_text(APP.format(n=0))
-    port = free_port()
-    process = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(app), "--server.port", str(port),
-         "--server.address", "127.0.0.1", "--server.headless", "true", "--server.runOnSave", "true",
-         "--browser.gatherUsageStats", "false"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
-    )  # fmt: skip
-    try:
-        page = browser.new_page()
+class InPlace:
+    """The baseline: a plain `streamlit run` with a tab open, its files edited in place."""
+
+    def __init__(self, browser, root: Path) -> None:  # type: ignore[no-untyped-def]
+        self.folder = root / "floor"
+        (self.folder / "data").mkdir(parents=True)
+        self.app = self.folder / "app.py"
+        self.app.write_text(APP.format(n=0))
+        port = free_port()
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "streamlit", "run", str(self.app), "--server.port", str(port),
+             "--server.address", "127.0.0.1", "--server.headless", "true", "--server.runOnSave", "true",
+             "--browser.gatherUsageStats", "false", "--browser.serverAddress", "127.0.0.1"],
+            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=self.folder,
+            env={"HOME": str(self.folder), "PATH": "/usr/bin:/bin"},
+        )  # fmt: skip
         _wait_health(f"http://127.0.0.1:{port}")
-        page.goto(f"http://127.0.0.1:{port}/")
-        wait_text(page, "marker 0")
-        times = []
-        for n in range(1, runs + 1):
-            started = time.perf_counter()
-            app.write_text(APP.format(n=n))
-            wait_text(page, f"marker {n}")
-            times.append(time.perf_counter() - started)
-            time.sleep(0.3)
-        many = []
-        for k in range(5):
-            n = runs + 1 + k
-            started = time.perf_counter()
-            for i in range(299):
-                (folder / "data").mkdir(exist_ok=True)
-                (folder / "data" / f"file_{i:03}.txt").write_text(f"{n}-{i}\n")
-            app.write_text(APP.format(n=n))
-            wait_text(page, f"marker {n}")
-            many.append(time.perf_counter() - started)
-            time.sleep(0.3)
-        page.close()
-        return times, many
-    finally:
-        process.terminate()
-        process.wait(10)
+        self.page = browser.new_page()
+        self.page.goto(f"http://127.0.0.1:{port}/")
+        wait_text(self.page, "marker 0")
+
+    def one_file(self, n: int) -> float:
+        started = time.perf_counter()
+        self.app.write_text(APP.format(n=n))
+        wait_text(self.page, f"marker {n}")
+        return time.perf_counter() - started
+
+    def files_300(self, n: int) -> float:
+        started = time.perf_counter()
+        for i in range(299):
+            (self.folder / "data" / f"file_{i:03}.txt").write_text(f"{n}-{i}\n")
+        self.app.write_text(APP.format(n=n))
+        wait_text(self.page, f"marker {n}")
+        return time.perf_counter() - started
+
+    def close(self) -> None:
+        self.page.close()
+        self.process.terminate()
+        self.process.wait(10)
 
 
 def _wait_health(base: str, timeout: float = 30) -> float:
@@ -113,29 +112,33 @@ def ready_reloader(root: Path, name: str, remote: GitRemote) -> ReloaderProcess:
     return reloader
 
 
-def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: ignore[no-untyped-def]
+def push_to_live(browser, root: Path, runs: int) -> dict[str, list[float] | float]:  # type: ignore[no-untyped-def]
+    """Our rows, each one-file and 300-file run alternating with the same edit in place."""
     remote = bench_remote(root, "git")
     reloader = ready_reloader(root, "r", remote)
+    in_place = InPlace(browser, root)
     page = browser.new_page()
     page.add_init_script(ERROR_RECORDER)
     page.goto(reloader.url)
     wait_text(page, "marker 0")
-    results: dict[str, object] = {}
+    results: dict[str, list[float] | float] = {}
     try:
-        one_file = []
+        one_file, floor_one = [], []
         for n in range(1, runs + 1):
+            floor_one.append(in_place.one_file(n))
             sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
             started = time.perf_counter()
             assert reloader.sync(sha).json()["commit"] == sha
             wait_text(page, f"marker {n}")
             one_file.append(time.perf_counter() - started)
             time.sleep(0.3)
-        results["one_file"] = one_file
+        results["one_file"], results["floor_one"] = one_file, floor_one
 
-        many = []
+        many, floor_many = [], []
         base = runs + 1
         for k in range(5):
             n = base + k
+            floor_many.append(in_place.files_300(n))
             files = {f"data/file_{i:03}.txt": f"{n}-{i}\n" for i in range(299)}
             files["streamlit_app.py"] = APP.format(n=n)
             sha = remote.commit(files)
@@ -143,7 +146,9 @@ def push_to_live(browser, root: Path, runs: int) -> dict[str, object]:  # type: 
             reloader.sync(sha)
             wait_text(page, f"marker {n}")
             many.append(time.perf_counter() - started)
-        results["files_300"] = many
+            time.sleep(0.3)
+        results["files_300"], results["floor_many"] = many, floor_many
+        in_place.close()
 
         flashes_before = len(page.evaluate("window.__previewErrors"))
         base += 5
@@ -203,22 +208,24 @@ def _app_env_megabytes(reloader_pid: int) -> float:
     return float("nan")
 
 
-def restart_without_viewers(root: Path, runs: int) -> list[float]:
-    """A .py sync while no tab is open restarts Streamlit (stale modules): its duration."""
+def restart_without_viewers(root: Path, runs: int) -> tuple[list[float], list[float]]:
+    """A .py sync while no tab is open restarts Streamlit (stale modules): (its duration, a
+    plain `streamlit run` → health), alternating."""
     remote = bench_remote(root, "nv")
     reloader = ready_reloader(root, "nvr", remote)
-    times = []
+    ours, plain = [], []
     try:
         for n in range(1, runs + 1):
+            plain.append(plain_start(root / f"plain-start{n}"))
             time.sleep(1.0)
             sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
             started = time.perf_counter()
             body = reloader.sync(sha).json()
-            times.append(time.perf_counter() - started)
+            ours.append(time.perf_counter() - started)
             assert body["restarted"], body
     finally:
         reloader.stop()
-    return times
+    return ours, plain
 
 
 def pip_alone(root: Path, runs: int = 3) -> tuple[list[float], list[float]]:
@@ -242,26 +249,23 @@ def pip_alone(root: Path, runs: int = 3) -> tuple[list[float], list[float]]:
     return added, upgraded
 
 
-def plain_start(root: Path, runs: int) -> list[float]:
-    """`streamlit run` of the checked-out app → health: what a restart costs Streamlit itself."""
-    folder = root / "plain-start"
+def plain_start(folder: Path) -> float:
+    """`streamlit run` of the bench app → health: what a restart costs Streamlit itself."""
     folder.mkdir()
     (folder / "streamlit_app.py").write_text(APP.format(n=0))
-    times = []
-    for _ in range(runs):
-        port = free_port()
-        started = time.perf_counter()
-        process = subprocess.Popen(
-            [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
-             "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
-             "--browser.serverAddress", "127.0.0.1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
-        )  # fmt: skip
-        _wait_health(f"http://127.0.0.1:{port}")
-        times.append(time.perf_counter() - started)
-        process.terminate()
-        process.wait(10)
-    return times
+    port = free_port()
+    started = time.perf_counter()
+    process = subprocess.Popen(
+        [sys.executable, "-m", "streamlit", "run", "streamlit_app.py", "--server.port", str(port),
+         "--server.address", "127.0.0.1", "--server.headless", "true", "--browser.gatherUsageStats", "false",
+         "--browser.serverAddress", "127.0.0.1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, cwd=folder, env={"HOME": str(folder), "PATH": "/usr/bin:/bin"},
+    )  # fmt: skip
+    _wait_health(f"http://127.0.0.1:{port}")
+    elapsed = time.perf_counter() - started
+    process.terminate()
+    process.wait(10)
+    return elapsed
 
 
 def cold_start(root: Path, runs: int) -> tuple[list[float], list[float]]:
@@ -305,12 +309,11 @@ def main() -> None:
     root = Path(tempfile.mkdtemp(prefix="bench-"))
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        floor_one, floor_many = floor(browser, root, runs)
         results = push_to_live(browser, root, runs)
+        floor_one, floor_many = results["floor_one"], results["floor_many"]
         browser.close()
     pip_added, pip_upgraded = pip_alone(root)
-    no_viewers = restart_without_viewers(root, 6)
-    plain = plain_start(root, 6)
+    no_viewers, plain = restart_without_viewers(root, 7)
     ours, baseline = cold_start(root, 7)
     print("| measure (median, runs) | ours | baseline | ratio |")
     print("|---|---|---|---|")

@@ -18,10 +18,11 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..errors import PreviewError
-from ..processes import die_with_parent, process_start_time
+from ..processes import process_start_time
 from .config import ReloaderSettings, child_environment, parse_settings
 from .deps import AppEnvironment
 from .launcher import prewarm
+from .options import StreamlitOptions
 
 logger = logging.getLogger("streamlit_preview.reloader")
 
@@ -53,20 +54,30 @@ def clean_abandoned_runtimes(temp: Path | None = None) -> None:
             shutil.rmtree(folder, ignore_errors=True)
 
 
+def streamlit_options(
+    settings: ReloaderSettings, runtime: Path, environment: AppEnvironment
+) -> StreamlitOptions:
+    """How Streamlit runs: from the app environment, with its HOME in our runtime folder."""
+    return StreamlitOptions(
+        app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
+        port=settings.streamlit_port, public_url=settings.public_url,
+        env=child_environment(os.environ), secrets_file=settings.secrets_file,
+        python=environment.python,
+    )  # fmt: skip
+
+
 async def serve(settings: ReloaderSettings) -> int:
     clean_abandoned_runtimes()
     runtime = make_runtime_folder()
     try:
         environment = AppEnvironment(runtime / "app-env", env=child_environment(os.environ))
         environment.create()
-        prewarmed = await prewarm(
-            environment.python,
-            env=child_environment(os.environ) | {"HOME": str(runtime / "home")},
-            preexec_fn=die_with_parent,
-        )
+        options = streamlit_options(settings, runtime, environment)
+        launcher = await prewarm(options)
+        # Only now the heavy imports (see the module docstring).
         from .server import run
 
-        return await run(settings, runtime, environment, prewarmed)
+        return await run(settings, environment, options, launcher)
     finally:
         shutil.rmtree(runtime, ignore_errors=True)
 

@@ -16,11 +16,13 @@ from pathlib import Path
 import uvicorn
 
 from ..errors import EXIT_FAILURE
-from .config import ReloaderSettings, child_environment
+from .config import ReloaderSettings
 from .control import build_app
 from .deps import AppEnvironment
+from .launcher import Launcher
+from .options import StreamlitOptions
 from .service import Reloader
-from .supervisor import StreamlitOptions, Supervisor
+from .supervisor import Supervisor
 
 logger = logging.getLogger("streamlit_preview.reloader")
 SHUTDOWN_GRACE_SECONDS = 3
@@ -53,32 +55,16 @@ def report_termination(message: str) -> None:
             path.write_text(message[:4000] + "\n")
 
 
-def build_reloader(
-    settings: ReloaderSettings,
-    runtime: Path,
-    environment: AppEnvironment,
-    prewarmed: asyncio.subprocess.Process | None = None,
-) -> Reloader:
-    """The reloader with its runtime folder (Streamlit's HOME, the app environment)."""
-    options = StreamlitOptions(
-        app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
-        port=settings.streamlit_port, public_url=settings.public_url,
-        env=child_environment(os.environ), secrets_file=settings.secrets_file,
-        python=environment.python,
-    )  # fmt: skip
-    return Reloader(
-        settings, supervisor=Supervisor(options, prewarmed=prewarmed), environment=environment
-    )
-
-
 async def run(
     settings: ReloaderSettings,
-    runtime: Path,
     environment: AppEnvironment,
-    prewarmed: asyncio.subprocess.Process | None,
+    options: StreamlitOptions,
+    launcher: Launcher | None,
 ) -> int:
     """Serve the control endpoints while the bootstrap clones, installs and starts Streamlit."""
-    reloader = build_reloader(settings, runtime, environment, prewarmed)
+    reloader = Reloader(
+        settings, supervisor=Supervisor(options, prewarmed=launcher), environment=environment
+    )
     failed = False
 
     async def start_bootstrap() -> None:

@@ -20,14 +20,12 @@ import signal
 import sys
 import time
 from collections import deque
-from dataclasses import dataclass, field
-from pathlib import Path
-from urllib.parse import urlsplit
 
 import httpx
 
 from ..processes import die_with_parent
-from .launcher import launch
+from .launcher import Launcher
+from .options import StreamlitOptions
 from .viewers import Peer, connected_peers
 
 logger = logging.getLogger(__name__)
@@ -54,58 +52,10 @@ _METRIC = re.compile(
 )
 
 
-@dataclass
-class StreamlitOptions:
-    """How to run Streamlit; `python` changes when the app's requirements change."""
-
-    app: str
-    cwd: Path
-    home: Path
-    bind: str
-    port: int
-    public_url: str | None = None
-    python: str = sys.executable
-    secrets_file: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)
-
-    def command(self) -> list[str]:
-        command = [
-            self.python, "-m", "streamlit", "run", self.app,
-            "--server.address", self.bind,
-            "--server.port", str(self.port),
-            "--server.headless", "true",
-            "--server.runOnSave", "true",
-            "--browser.gatherUsageStats", "false",
-        ]  # fmt: skip
-        if self.secrets_file is not None:  # st.secrets reads only this, never the checkout's
-            command += ["--secrets.files", str(self.secrets_file)]
-        # A set browser.serverAddress keeps Streamlit from looking up the machine's external
-        # IP on the internet (a 20 s wait where that is unreachable) and allows the public origin.
-        public = urlsplit(self.public_url) if self.public_url else None
-        if public and public.hostname:
-            port = public.port or (443 if public.scheme == "https" else 80)
-            command += ["--server.corsAllowedOrigins", self.public_url,
-                        "--browser.serverAddress", public.hostname, "--browser.serverPort", str(port)]  # fmt: skip
-        else:
-            command += [
-                "--browser.serverAddress",
-                urlsplit(self.local_base).hostname or "localhost",
-            ]
-        return command
-
-    @property
-    def local_base(self) -> str:
-        host = "127.0.0.1" if self.bind in ("0.0.0.0", "", "::") else self.bind
-        host = f"[{host}]" if ":" in host else host
-        return f"http://{host}:{self.port}"
-
-
 class Supervisor:
     """Owns one Streamlit process at a time; every method is called on the event loop."""
 
-    def __init__(
-        self, options: StreamlitOptions, *, prewarmed: asyncio.subprocess.Process | None = None
-    ) -> None:
+    def __init__(self, options: StreamlitOptions, *, prewarmed: Launcher | None = None) -> None:
         self.options = options
         # A launcher that imported Streamlit ahead of the first start (see `launcher`).
         self._prewarmed = prewarmed
@@ -172,24 +122,26 @@ class Supervisor:
     async def discard_prewarmed(self) -> None:
         """The head start is of no use (the app's requirements changed what Streamlit would
         import): end the waiting launcher."""
-        process, self._prewarmed = self._prewarmed, None
-        if process is not None and process.returncode is None:
-            _signal_group(process.pid, signal.SIGKILL)
-            await process.wait()
+        launcher, self._prewarmed = self._prewarmed, None
+        if launcher is not None and launcher.process.returncode is None:
+            _signal_group(launcher.process.pid, signal.SIGKILL)
+            await launcher.process.wait()
 
     async def _spawn(self) -> None:
         self.state = "starting"
         self._started_at = time.monotonic()
         command = self.options.command()
-        prewarmed, self._prewarmed = self._prewarmed, None
-        if prewarmed is not None and prewarmed.returncode is None:
-            await launch(prewarmed, self.options.cwd, command[3:])  # after "python -m streamlit"
-            self._process = prewarmed
+        launcher = self._prewarmed
+        if launcher and launcher.command == command and launcher.process.returncode is None:
+            self._prewarmed = None
+            await launcher.go()
+            self._process = launcher.process
         else:
+            await self.discard_prewarmed()
             self._process = await asyncio.create_subprocess_exec(
                 *command,
                 cwd=self.options.cwd,
-                env=dict(self.options.env) | {"HOME": str(self.options.home)},
+                env=self.options.child_env(),
                 stdin=asyncio.subprocess.DEVNULL,
                 stdout=asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.STDOUT,
