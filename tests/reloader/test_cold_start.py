@@ -18,10 +18,8 @@ st.write("module", service.WHO, config.WHO)
 
 
 def test_the_first_start_runs_the_app_as_streamlit_run_does(remote, start_reloader, page):
-    remote.commit(
-        {"streamlit_app.py": APP, "service.py": "WHO = 'app-service'\n",
-         "config.py": "WHO = 'app-config'\n"}  # fmt: skip
-    )
+    files = {"service.py": "WHO = 'app-service'\n", "config.py": "WHO = 'app-config'\n"}
+    remote.commit({"streamlit_app.py": APP, **files})
     reloader = start_reloader(remote.url)
     reloader.wait_ready()
     page.goto(reloader.url)
