@@ -11,7 +11,9 @@ DOORS = {
     "kubernetes": {"backends/kubernetes.py"},
     "git": {"reloader/gitsync.py"},
     "jinja2": {"render.py"},
-    "uvicorn": {"reloader/main.py"},
+    "uvicorn": {"reloader/server.py"},
+    "psutil": {"reloader/viewers.py"},
+    "uv": {"reloader/uvinstall.py"},
     "starlette": {"reloader/control.py"},
     "tenacity": {"github.py"},
 }
