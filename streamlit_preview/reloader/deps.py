@@ -125,10 +125,6 @@ class AppEnvironment:
             found.setdefault(uvinstall.normalise(dist.metadata["Name"] or ""), dist.version)
         return found
 
-    @property
-    def created(self) -> bool:
-        return self._purelib is not None
-
     def create(self) -> None:
         """Make the environment (milliseconds: no pip inside, it uses the image's)."""
         venv.EnvBuilder(with_pip=False, symlinks=True, clear=True).create(self.root)

@@ -55,13 +55,13 @@ def clean_abandoned_runtimes(temp: Path | None = None) -> None:
 
 
 def streamlit_options(
-    settings: ReloaderSettings, runtime: Path, environment: AppEnvironment
+    settings: ReloaderSettings, runtime: Path, environment: AppEnvironment, env: dict[str, str]
 ) -> StreamlitOptions:
     """How Streamlit runs: from the app environment, with its HOME in our runtime folder."""
     return StreamlitOptions(
         app=settings.app, cwd=settings.workdir, home=runtime / "home", bind=settings.bind,
         port=settings.streamlit_port, public_url=settings.public_url,
-        env=child_environment(os.environ), secrets_file=settings.secrets_file,
+        env=env, secrets_file=settings.secrets_file,
         python=environment.python,
     )  # fmt: skip
 
@@ -70,9 +70,10 @@ async def serve(settings: ReloaderSettings) -> int:
     clean_abandoned_runtimes()
     runtime = make_runtime_folder()
     try:
-        environment = AppEnvironment(runtime / "app-env", env=child_environment(os.environ))
+        env = child_environment(os.environ)
+        environment = AppEnvironment(runtime / "app-env", env=env)
         environment.create()
-        options = streamlit_options(settings, runtime, environment)
+        options = streamlit_options(settings, runtime, environment, env)
         launcher = await prewarm(options)
         # Only now the heavy imports (see the module docstring).
         from .server import run

@@ -10,7 +10,7 @@ from urllib.parse import urlsplit
 
 @dataclass
 class StreamlitOptions:
-    """How to run Streamlit; `python` changes when the app's requirements change."""
+    """How to run Streamlit: the app environment's Python, our flags, its own HOME."""
 
     app: str
     cwd: Path

@@ -100,9 +100,6 @@ class Reloader:
         self.synced_at = _now()
         self.last_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
-        if not self.environment.created:
-            await asyncio.to_thread(self.environment.create)
-        self.supervisor.options.python = self.environment.python
         self.phase = "installing requirements"
         if await self._install_requirements(self.checkout.read_file):
             await self.supervisor.discard_prewarmed()  # it imported what the install replaced
@@ -197,7 +194,7 @@ class Reloader:
             must_restart = await self._install_requirements(read_new)
         # Asked before the files land, so the question does not slow Streamlit's rerun.
         python_changed = any(p.endswith(".py") for p in update.changes.paths)
-        viewers = await self.supervisor.viewers() if python_changed else None
+        viewers = await self.supervisor.viewers() if python_changed and not must_restart else None
         changes = await asyncio.to_thread(self.checkout.apply, update)
         if local:  # it installs from paths of the new commit: they must be on disk first
             must_restart = await self._install_requirements(self.checkout.read_file)
