@@ -25,7 +25,7 @@ from pathlib import Path
 import httpx
 
 from bench.push_to_live import APP
-from tests.fixtures.container import NODE_IP, ensure_bridge
+from devcluster.container import NODE_IP, ensure_bridge
 from tests.fixtures.fileserver import FileServer
 from tests.fixtures.githttp import GitHttpServer
 from tests.fixtures.gitrepo import GitRemote

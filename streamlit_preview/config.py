@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 import yaml
 
 from . import validation as check
+from .access import Access, parse_access
 from .errors import InputError
 from .naming import environment_name
 
@@ -48,6 +49,10 @@ DEFAULTS: dict[str, str] = {
     "setup-watch": "",
     "router": "istio",
     "gateway": "preview-gateway",
+    "ingress-class": "",
+    "access": "",
+    "ephemeral-storage": "2Gi",
+    "workspace-size": "1Gi",
     "env": "",
     "secret-env": "",
     "cpu": "500m",
@@ -72,6 +77,7 @@ class Target:
     branch: str  # "" when not needed (sync and close of an existing environment)
     pr: int
     sha: str | None = None
+    owner_is_org: bool = True  # from the event's repository.owner.type; the CLI assumes it
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,10 @@ class Settings:
     image_pull_secret: str | None
     router: str
     gateway: str
+    ingress_class: str | None
+    access: Access | None  # as asked; the backend resolves it against the cluster's sign-in
+    ephemeral_storage: str
+    workspace_size: str
     env: dict[str, str]
     cpu: str
     memory: str
@@ -175,6 +185,12 @@ def build_settings(
         else None,
         router=router,
         gateway=gateway,
+        ingress_class=check.dns_subdomain(label("ingress-class"), value["ingress-class"])
+        if value["ingress-class"]
+        else None,
+        access=parse_access(label("access"), value["access"]),
+        ephemeral_storage=check.quantity(label("ephemeral-storage"), value["ephemeral-storage"]),
+        workspace_size=check.quantity(label("workspace-size"), value["workspace-size"]),
         env=env,
         secret_env=secret_env,
         approve_label=check.no_control(label("approve-label"), value["approve-label"]),

@@ -39,6 +39,11 @@ def _owner_and_name(repository: str) -> tuple[str, str, bool]:
     return owner, repository_slug(repository).lower(), False
 
 
+def owner_of(repository: str) -> str:
+    """The owner (user or organisation) of `owner/name` or of a repository URL; "" if none."""
+    return _owner_and_name(repository)[0]
+
+
 def environment_name(repository: str, pr: int, name: str | None = None) -> str:
     """`<owner>-<repo>[-<name>]-pr-<N>` as a DNS-1035 label, unique per repository and name.
 

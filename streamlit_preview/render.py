@@ -11,6 +11,7 @@ import base64
 import hashlib
 import json
 import re
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -18,7 +19,9 @@ from typing import Any
 import jinja2
 import yaml
 
+from .access import Access, SignIn, SignInRouter
 from .config import Settings
+from .errors import InputError
 from .naming import labels_for
 
 TEMPLATES = Path(__file__).parent / "templates"
@@ -35,16 +38,46 @@ ROUTE_TEMPLATES = {
     "ingress": "ingress.yaml.j2",
     "none": None,
 }
-# Kinds `close` deletes, whatever router an environment used: (api path, plural).
-ALL_KINDS = (
-    ("networking.istio.io/v1", "VirtualService", "virtualservices"),
-    ("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes"),
-    ("networking.k8s.io/v1", "Ingress", "ingresses"),
-    ("apps/v1", "Deployment", "deployments"),
-    ("v1", "Service", "services"),
-    ("v1", "Secret", "secrets"),
-    ("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
+ACCESS_TEMPLATES = {
+    SignInRouter.TRAEFIK: "access-traefik.yaml.j2",
+    SignInRouter.ISTIO: "access-istio.yaml.j2",
+    SignInRouter.ENVOY_GATEWAY: "access-envoy-gateway.yaml.j2",
+}
+# Which preview routers each sign-in router can protect.
+ACCESS_ROUTERS = {
+    SignInRouter.TRAEFIK: ("ingress", "gateway-api"),
+    SignInRouter.ISTIO: ("istio", "gateway-api"),
+    SignInRouter.ENVOY_GATEWAY: ("gateway-api",),
+}
+
+
+@dataclass(frozen=True)
+class Kind:
+    """One kind of object an environment may have: its API, plural, and whether an open
+    prunes it when it is no longer rendered (routes and access objects)."""
+
+    api: str
+    kind: str
+    plural: str
+    prunable: bool = False
+
+
+# Every kind `close` deletes, in the order it deletes them: routes before the access objects
+# they reference (a route is never left without its protection), then the workload.
+KINDS = (
+    Kind("networking.istio.io/v1", "VirtualService", "virtualservices", prunable=True),
+    Kind("gateway.networking.k8s.io/v1", "HTTPRoute", "httproutes", prunable=True),
+    Kind("networking.k8s.io/v1", "Ingress", "ingresses", prunable=True),
+    Kind("traefik.io/v1alpha1", "Middleware", "middlewares", prunable=True),
+    Kind("security.istio.io/v1", "AuthorizationPolicy", "authorizationpolicies", prunable=True),
+    Kind("gateway.envoyproxy.io/v1alpha1", "SecurityPolicy", "securitypolicies", prunable=True),
+    Kind("apps/v1", "Deployment", "deployments"),
+    Kind("v1", "Service", "services"),
+    Kind("v1", "Secret", "secrets"),
+    Kind("v1", "PersistentVolumeClaim", "persistentvolumeclaims"),
 )
+ALL_KINDS = tuple((k.api, k.kind, k.plural) for k in KINDS)
+REFUSED_PAGE = "/_preview_access/refused.html"
 DATA_DIR = "/data"
 
 
@@ -138,7 +171,10 @@ def _container_env(settings: Settings) -> list[dict[str, str]]:
 
 
 def _resources(settings: Settings) -> dict[str, dict[str, str]]:
-    amounts = {"cpu": settings.cpu, "memory": settings.memory}
+    amounts = {
+        "cpu": settings.cpu, "memory": settings.memory,
+        "ephemeral-storage": settings.ephemeral_storage,
+    }  # fmt: skip
     if settings.gpu:
         amounts["nvidia.com/gpu"] = str(settings.gpu)
     return {"requests": dict(amounts), "limits": dict(amounts)}
@@ -152,9 +188,11 @@ def _gateway_ref(settings: Settings) -> tuple[str, dict[str, str]]:
 
 
 def render_manifests(
-    settings: Settings, *, webhook_key: str, now: datetime | None = None
-) -> list[dict[str, Any]]:
-    """The environment's objects, Secret first (what the Deployment needs exists first)."""
+    settings: Settings, *, webhook_key: str, now: datetime | None = None,
+    access: Access | None = None, sign_in: SignIn | None = None,
+) -> list[dict[str, Any]]:  # fmt: skip
+    """The environment's objects, Secret first (what the Deployment needs exists first), the
+    access objects before the route that references them, the route last."""
     name = settings.environment
     data = secret_data(settings, webhook_key=webhook_key)
     istio_gateway, parent_ref = _gateway_ref(settings)
@@ -167,12 +205,15 @@ def render_manifests(
     config_hash = hashlib.sha256(
         json.dumps([data, settings.env, settings.app_path], sort_keys=True).encode()
     ).hexdigest()[:16]
+    annotations = annotations_for(settings, now=now)
+    if access is not None:
+        annotations[ANNOTATION_PREFIX + "access"] = access.text
     context = {
         "name": name,
         "namespace": settings.namespace,
         "labels": labels_for(name),
         "selector": {"app.kubernetes.io/instance": name},
-        "annotations": annotations_for(settings, now=now),
+        "annotations": annotations,
         "pod_annotations": {ANNOTATION_PREFIX + "config-hash": config_hash},
         "secret_data": data,
         "secret_files": secret_files,
@@ -191,18 +232,70 @@ def render_manifests(
         "host": settings.host,
         "gateway": istio_gateway,
         "parent_ref": parent_ref,
-        "ingress_class": settings.gateway,
+        "ingress_class": settings.ingress_class,
         "service_host": f"{name}.{settings.namespace}.svc.cluster.local",
+        "ingress_annotations": dict(annotations),
+        "traefik_middleware": None,
+        "ephemeral_storage": settings.ephemeral_storage,
+        "workspace_size": settings.workspace_size,
     }
     templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
     if settings.data_size:
         templates.insert(1, "pvc.yaml.j2")
+    if access is not None and access.protected:
+        templates.append(_access_template(settings, access, sign_in, context))
     route = ROUTE_TEMPLATES[settings.router]
     if route:
         templates.append(route)
     return [
-        yaml.load(_environment.get_template(t).render(context), Loader=_LOADER) for t in templates
+        document
+        for t in templates
+        for document in yaml.load_all(_environment.get_template(t).render(context), Loader=_LOADER)
+        if document
     ]
+
+
+def _access_template(
+    settings: Settings, access: Access, sign_in: SignIn | None, context: dict[str, Any]
+) -> str:
+    """Fill `context` for the sign-in's router and name its template; refuse what it cannot
+    protect (a preview that asked for protection is never served in public)."""
+    if sign_in is None:
+        raise InputError("access", f"{access.text} needs the cluster's shared sign-in")
+    if settings.router not in ACCESS_ROUTERS[sign_in.router]:
+        allowed = " or ".join(ACCESS_ROUTERS[sign_in.router])
+        raise InputError(
+            "router", f"the cluster's sign-in runs on {sign_in.router.value}: use router "
+            f"{allowed} for a protected preview (or access: public)",
+        )  # fmt: skip
+    if access.allowed_groups is None:
+        raise InputError(
+            "access", f"{access.text}: the shared sign-in checks organisations and teams; "
+            "use org:<name> or team:<org>/<slug>",
+        )  # fmt: skip
+    if sign_in.router is SignInRouter.TRAEFIK:
+        separator = "&" if "?" in (sign_in.forward_auth or "") else "?"
+        context |= {
+            "forward_auth_address": f"{sign_in.forward_auth}{separator}allowed_groups={access.allowed_groups}",
+            "sign_in_service": sign_in.service, "sign_in_port": sign_in.service_port,
+            "refused_page": REFUSED_PAGE, "traefik_middleware": f"{settings.environment}-access",
+        }  # fmt: skip
+        context["ingress_annotations"] = context["ingress_annotations"] | {
+            "traefik.ingress.kubernetes.io/router.middlewares":
+                f"{settings.namespace}-{settings.environment}-access@kubernetescrd",
+        }  # fmt: skip
+        return ACCESS_TEMPLATES[sign_in.router]
+    if sign_in.enforces != access.text:
+        raise InputError(
+            "access", f"{access.text}: on {sign_in.router.value} the shared sign-in applies one "
+            f"rule for every preview ({sign_in.enforces}); ask for that or for public",
+        )  # fmt: skip
+    backend_name, _, backend_port = (sign_in.envoy_backend or "").partition(":")
+    context |= {
+        "istio_provider": sign_in.istio_provider, "streamlit_port_text": str(STREAMLIT_PORT),
+        "envoy_backend_name": backend_name, "envoy_backend_port": int(backend_port or 4180),
+    }  # fmt: skip
+    return ACCESS_TEMPLATES[sign_in.router]
 
 
 def _tolerations(settings: Settings) -> list[dict[str, str]]:

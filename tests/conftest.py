@@ -99,7 +99,7 @@ def github(github_mock):  # type: ignore[no-untyped-def]
 @pytest.fixture(scope="session")
 def project_image() -> str:
     """The project image built by scripts/build-image on the stand-in base (cached by inputs)."""
-    from tests.fixtures.container import can_run_containers
+    from devcluster.container import can_run_containers
 
     reason = can_run_containers()
     if reason:
@@ -121,7 +121,7 @@ def project_image() -> str:
 @pytest.fixture
 def node_git(remote: GitRemote, project_image: str) -> Iterator:
     """`remote` served over HTTP on the node's address, where pods reach it."""
-    from tests.fixtures.container import NODE_IP, ensure_bridge
+    from devcluster.container import NODE_IP, ensure_bridge
     from tests.fixtures.githttp import GitHttpServer
 
     ensure_bridge()
@@ -132,7 +132,7 @@ def node_git(remote: GitRemote, project_image: str) -> Iterator:
 @pytest.fixture
 def node_files(tmp_path: Path, project_image: str) -> Iterator:
     """A plain file server on the node's address (wheels for requirement tests)."""
-    from tests.fixtures.container import NODE_IP, ensure_bridge
+    from devcluster.container import NODE_IP, ensure_bridge
     from tests.fixtures.fileserver import FileServer
 
     ensure_bridge()

@@ -30,6 +30,9 @@ class Environment:
     repository: str | None = None
     expires_at: datetime | None = None  # from the `ttl` input (Kubernetes only)
     name: str | None = None  # the `name` input: one of several previews of the pull request
+    access: str | None = None  # who may see it: `public`, `org:acme`, `team:acme/reviewers`
+    access_note: str | None = None  # the same, said for the PR comment
+    sign_in_url: str | None = None  # the cluster's shared sign-in, where there is one
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)

@@ -25,10 +25,11 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from ..access import SIGN_IN_CONFIGMAP, SignIn, resolve_access
 from ..config import Settings
 from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
 from ..naming import LABEL_INSTANCE, selector_for
-from ..render import ALL_KINDS, ANNOTATION_PREFIX, WEBHOOK_KEY, render_manifests
+from ..render import ALL_KINDS, ANNOTATION_PREFIX, KINDS, WEBHOOK_KEY, render_manifests
 from ..signing import sync_request
 from .base import Environment, Progress, describe_sync, raise_if_setup_failed
 
@@ -131,8 +132,10 @@ class KubernetesBackend:
         )  # fmt: skip
         if status == 404:
             message = data.get("message", "not found") if isinstance(data, dict) else "not found"
-            if obj["kind"] in ("VirtualService", "HTTPRoute"):
+            if obj["kind"] in ("VirtualService", "HTTPRoute", "Ingress"):
                 message += f" (is the {obj['kind']} CRD installed? see the router input)"
+            elif obj["kind"] in ("Middleware", "AuthorizationPolicy", "SecurityPolicy"):
+                message += f" (is the {obj['kind']} CRD installed? the sign-in needs it)"
             else:
                 message += f" (does namespace {self.namespace} exist?)"
             raise ServiceError(f"Kubernetes PATCH {object_path(obj)}: 404 {message}")
@@ -160,7 +163,12 @@ class KubernetesBackend:
             .get("annotations", {})
             .get(ANNOTATION_PREFIX + "router")
         )
-        objects = render_manifests(settings, webhook_key=key)
+        sign_in = self._sign_in()
+        access = resolve_access(
+            settings.access, sign_in=sign_in, repository=settings.target.repository,
+            owner_is_org=settings.target.owner_is_org,
+        )  # fmt: skip
+        objects = render_manifests(settings, webhook_key=key, access=access, sign_in=sign_in)
         try:
             for obj in objects:
                 self._apply(obj)
@@ -170,8 +178,8 @@ class KubernetesBackend:
                 progress(f"removing the partly created {settings.environment}")
                 self.close(settings, progress=progress)
             raise
-        if previous_router and previous_router != settings.router:
-            self._delete_routes_except(settings)
+        if secret is not None or previous_router:
+            self._prune(settings.environment, objects, progress)
         self._wait_for_rollout(settings, progress)
         if settings.target.sha:
             commit = self._sync_when_serving(settings, key, progress)["commit"]
@@ -182,7 +190,8 @@ class KubernetesBackend:
         return Environment(
             environment=settings.environment, url=settings.url, commit=commit, status="running",
             namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,
-            repository=settings.target.repository,
+            repository=settings.target.repository, access=access.text,
+            access_note=access.describe(), sign_in_url=sign_in.url if sign_in else None,
         )  # fmt: skip
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
@@ -257,7 +266,7 @@ class KubernetesBackend:
 
     def _delete_labelled(
         self, api: str, kind: str, plural: str, name: str, progress: Progress,
-        repository: str | None = None,
+        repository: str | None = None, keep: set[tuple[str, str]] | frozenset = frozenset(),
     ) -> int:  # fmt: skip
         path = _collection_path(api, plural, self.namespace)
         status, data = self._call(
@@ -268,6 +277,8 @@ class KubernetesBackend:
         count = 0
         for item in data.get("items", []):
             item_name = item["metadata"]["name"]
+            if (kind, item_name) in keep:
+                continue
             owner = (item["metadata"].get("annotations") or {}).get(
                 ANNOTATION_PREFIX + "repository"
             )
@@ -282,11 +293,23 @@ class KubernetesBackend:
             count += 1
         return count
 
-    def _delete_routes_except(self, settings: Settings) -> None:
-        keep = {"istio": "VirtualService", "gateway-api": "HTTPRoute", "ingress": "Ingress"}
-        for api, kind, plural in ALL_KINDS[:3]:
-            if kind != keep.get(settings.router):
-                self._delete_labelled(api, kind, plural, settings.environment, lambda _: None)
+    def _prune(self, name: str, rendered: list[dict[str, Any]], progress: Progress) -> None:
+        """Delete the routes and access objects an earlier open made and this one did not
+        render (another router, `access: public` now), as Argo CD and Flux prune."""
+        keep = {(obj["kind"], obj["metadata"]["name"]) for obj in rendered}
+        for kind in KINDS:
+            if kind.prunable:
+                self._delete_labelled(kind.api, kind.kind, kind.plural, name, progress, keep=keep)
+
+    def _sign_in(self) -> SignIn | None:
+        """The cluster's shared sign-in, from its ConfigMap; None where none is declared."""
+        status, data = self._call(
+            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{SIGN_IN_CONFIGMAP}",
+            allow=(404,),
+        )  # fmt: skip
+        if status == 404:
+            return None
+        return SignIn.from_configmap((data or {}).get("data") or {})
 
     def _rollout_ready(self, settings: Settings) -> bool:
         deployment = self._get("Deployment", settings.environment) or {}

@@ -17,8 +17,8 @@ import httpx
 import pytest
 import yaml
 
-from tests.fixtures.container import NODE_IP, can_run_containers
-from tests.fixtures.controlplane import ControlPlane
+from devcluster.container import NODE_IP, can_run_containers
+from devcluster.controlplane import ControlPlane
 
 # Read before the autouse fixture clears KUBECONFIG and PREVIEW_* for each test.
 _EXTERNAL = {k: os.environ.get(k) for k in ("KUBECONFIG", "NODE_IP", "PREVIEW_IMAGE")}
@@ -73,7 +73,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
     reason = can_run_containers()
     if reason:
         pytest.skip(f"the test control plane needs to run pods here: {reason}")
-    from tests.fixtures.cluster import running_cluster
+    from devcluster.cluster import running_cluster
 
     with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         plane: ControlPlane = cluster.plane

@@ -178,7 +178,7 @@ def test_every_router_is_accepted_with_the_crds_installed(action, remote, kube, 
 def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
     action, remote, kube, sa_kubeconfig, tmp_path
 ):
-    from tests.fixtures.cluster import EXAMPLES, apply, load
+    from devcluster.cluster import EXAMPLES, apply, load
 
     result = action(action.event("opened", remote.head()), ttl="1s")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -205,7 +205,7 @@ def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
 
 
 def test_a_missing_verb_in_the_role_is_named(action, remote, kube):
-    from tests.fixtures.cluster import EXAMPLES, apply, load
+    from devcluster.cluster import EXAMPLES, apply, load
 
     role = next(d for d in load(EXAMPLES / "rbac.yaml") if d["kind"] == "Role")
     reduced = json.loads(json.dumps(role))

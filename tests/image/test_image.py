@@ -1,6 +1,6 @@
 """The project image, built from the Dockerfile and run the way the rendered Deployment says.
 
-How containers run here (tests/fixtures/container.py): `buildah from` + `buildah mount` for the
+How containers run here (devcluster/container.py): `buildah from` + `buildah mount` for the
 image's root file system, `ip netns` for the pod's own address, `unshare` for its own mount
 table and PID 1, `chroot` + `setpriv` for the pod's user, groups and no capabilities. Not
 `podman run`, which fails on these machines' hybrid cgroups, and not `buildah run`, which

@@ -1,0 +1,156 @@
+"""A GitHub stand-in for OAuth sign-in: what oauth2-proxy's GitHub provider calls, no more.
+
+GitHub itself is not reachable from the development cluster, so this serves the OAuth App
+endpoints (`/login/oauth/authorize`, `/login/oauth/access_token`) and the four API calls the
+provider makes after a sign-in (`/user`, `/user/emails`, `/user/orgs`, `/user/teams`).
+
+The authorize page signs in the user named by its `login` query parameter, without a form, so
+a browser test picks who it is. Without `login` it lists the users as links.
+
+Users (also in examples/cluster/README.md):
+- `member`: in the organisation `acme` and its team `acme/reviewers`;
+- `outsider`: in no organisation.
+
+Run: `python -m devcluster.github_oauth --listen 127.0.0.1:PORT`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import html
+import secrets
+from dataclasses import dataclass, field
+from urllib.parse import urlencode
+
+import uvicorn
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
+from starlette.routing import Route
+
+
+@dataclass(frozen=True)
+class User:
+    login: str
+    id: int
+    orgs: tuple[str, ...] = ()
+    teams: tuple[tuple[str, str], ...] = ()  # (org, slug)
+
+    @property
+    def email(self) -> str:
+        return f"{self.login}@users.previews.test"
+
+
+USERS = {
+    "member": User("member", 1001, orgs=("acme",), teams=(("acme", "reviewers"),)),
+    "outsider": User("outsider", 1002),
+}
+
+
+@dataclass
+class Store:
+    """Codes and tokens handed out, in memory: each lives as long as the process."""
+
+    codes: dict[str, str] = field(default_factory=dict)  # code → login
+    tokens: dict[str, str] = field(default_factory=dict)  # access token → login
+
+
+def create_app(store: Store | None = None) -> Starlette:
+    store = store or Store()
+
+    async def authorize(request: Request) -> Response:
+        query = request.query_params
+        redirect_uri = query.get("redirect_uri", "")
+        login = query.get("login")
+        if not login:
+            links = "".join(
+                f'<li><a href="?{html.escape(urlencode({**query, "login": name}))}">{name}</a></li>'
+                for name in USERS
+            )
+            return HTMLResponse(f"<h1>Sign in to the GitHub stand-in as</h1><ul>{links}</ul>")
+        if login not in USERS:
+            return HTMLResponse(f"no such user: {html.escape(login)}", status_code=404)
+        if not redirect_uri:
+            return HTMLResponse("redirect_uri is required", status_code=400)
+        code = secrets.token_hex(10)
+        store.codes[code] = login
+        separator = "&" if "?" in redirect_uri else "?"
+        target = (
+            redirect_uri + separator + urlencode({"code": code, "state": query.get("state", "")})
+        )
+        return RedirectResponse(target, status_code=302)
+
+    async def access_token(request: Request) -> Response:
+        form = await request.form()
+        login = store.codes.pop(str(form.get("code", "")), None)
+        if login is None:
+            return JSONResponse({"error": "bad_verification_code"}, status_code=200)
+        token = "gho_" + secrets.token_hex(18)
+        store.tokens[token] = login
+        return JSONResponse(
+            {"access_token": token, "token_type": "bearer", "scope": "user:email,read:org"}
+        )
+
+    def _user(request: Request) -> User | None:
+        scheme, _, token = request.headers.get("authorization", "").partition(" ")
+        login = store.tokens.get(token.strip()) if scheme.lower() in ("token", "bearer") else None
+        return USERS.get(login) if login else None
+
+    def _first_page(request: Request) -> bool:
+        return request.query_params.get("page", "1") == "1"
+
+    async def root(request: Request) -> Response:
+        return (
+            JSONResponse({})
+            if _user(request)
+            else JSONResponse({"message": "Bad credentials"}, 401)
+        )
+
+    async def user(request: Request) -> Response:
+        found = _user(request)
+        if found is None:
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        return JSONResponse({"login": found.login, "id": found.id, "email": found.email})
+
+    async def emails(request: Request) -> Response:
+        found = _user(request)
+        if found is None:
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        return JSONResponse([{"email": found.email, "primary": True, "verified": True}])
+
+    async def orgs(request: Request) -> Response:
+        found = _user(request)
+        if found is None:
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        return JSONResponse([{"login": o} for o in found.orgs] if _first_page(request) else [])
+
+    async def teams(request: Request) -> Response:
+        found = _user(request)
+        if found is None:
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        listed = [{"name": s, "slug": s, "organization": {"login": o}} for o, s in found.teams]
+        return JSONResponse(listed if _first_page(request) else [])
+
+    return Starlette(
+        routes=[
+            Route("/login/oauth/authorize", authorize),
+            Route("/login/oauth/access_token", access_token, methods=["POST"]),
+            Route("/", root),
+            Route("/user", user),
+            Route("/user/emails", emails),
+            Route("/user/orgs", orgs),
+            Route("/user/teams", teams),
+        ]
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--listen", default="127.0.0.1:0", help="HOST:PORT")
+    args = parser.parse_args()
+    host, _, port = args.listen.rpartition(":")
+    uvicorn.run(create_app(), host=host, port=int(port), log_level="warning")
+
+
+if __name__ == "__main__":
+    main()
