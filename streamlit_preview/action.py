@@ -46,7 +46,7 @@ def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> S
             f"{event_name or 'this event'} has no pull_request: run the action on pull_request or pull_request_target",
         )
     mode = resolve_mode(inputs.get("mode", ""), event.get("action"))
-    if mode is None:
+    if mode is None or _opens_a_closed_pull_request(event, mode):
         return None
     repository = (event.get("repository") or {}).get("full_name") or runner.environ.get(
         "GITHUB_REPOSITORY", ""
@@ -58,18 +58,32 @@ def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> S
         repository=repository,
         repo_url=head_repo.get("clone_url") or base_repo.get("clone_url") or "",
         branch=head.get("ref") or "", pr=pull.get("number") or event.get("number") or "",
-        sha=head.get("sha"),
+        sha=head.get("sha"), owner_is_org=_owner_is_org(event),
     )  # fmt: skip
     private = bool(head_repo.get("private") or base_repo.get("private"))
     return build_settings(inputs | {"mode": mode}, target, git_token=token if private else None)
 
 
 def _is_fork(event: dict[str, Any]) -> bool:
-    """A pull request whose head lives in another repository than its base."""
+    """A pull request whose head lives in another repository than its base. A head whose
+    repository is gone (`head.repo: null`, a deleted fork) counts as a fork: fail closed."""
     pull = event.get("pull_request") or {}
-    head = ((pull.get("head") or {}).get("repo") or {}).get("full_name")
+    head_repo = (pull.get("head") or {}).get("repo")
+    if not isinstance(head_repo, dict):
+        return True
+    head = head_repo.get("full_name")
     base = (event.get("repository") or {}).get("full_name")
-    return bool(head and base and head.lower() != base.lower())
+    return not (head and base and head.lower() == base.lower())
+
+
+def _opens_a_closed_pull_request(event: dict[str, Any], mode: str) -> bool:
+    """`labeled` (or any opening action) on a closed pull request opens nothing."""
+    return mode != "close" and (event.get("pull_request") or {}).get("state") == "closed"
+
+
+def _owner_is_org(event: dict[str, Any]) -> bool:
+    owner = (event.get("repository") or {}).get("owner") or {}
+    return owner.get("type", "Organization") == "Organization"
 
 
 def _mask_kubeconfig(runner: Runner, text: str) -> None:
@@ -117,8 +131,10 @@ def _fork_settings(
     target = make_target(
         repository=(event.get("repository") or {}).get("full_name") or runner.environ.get("GITHUB_REPOSITORY", ""),
         repo_url=(head.get("repo") or {}).get("clone_url") or "", branch=head.get("ref") or "",
-        pr=pull.get("number") or "", sha=head.get("sha"),
+        pr=pull.get("number") or "", sha=head.get("sha"), owner_is_org=_owner_is_org(event),
     )  # fmt: skip
+    if _opens_a_closed_pull_request(event, "close" if action == "closed" else "open"):
+        return None
     safe = inputs | {"secret-env": "", "secrets-toml": ""}
     if action == "closed":
         return build_settings(safe | {"mode": "close"}, target)

@@ -220,7 +220,7 @@ def build_settings(
         wait_timeout=check.duration(label("wait-timeout"), value["wait-timeout"]),
         comment=check.boolean(label("comment"), value["comment"]),
         deployment=check.boolean(label("deployment"), value["deployment"]),
-        webhook_url=check.http_url(label("webhook-url"), value["webhook-url"])
+        webhook_url=check.https_url(label("webhook-url"), value["webhook-url"])
         if value["webhook-url"]
         else None,
         kubeconfig=parse_kubeconfig(label("kubeconfig"), value["kubeconfig"])
@@ -255,7 +255,7 @@ def parse_kubeconfig(name: str, text: str) -> dict:
 
 def make_target(
     *, repository: str, repo_url: str | None, branch: str, pr: str | int, sha: str | None,
-    label: Callable[[str], str] = lambda name: name,
+    owner_is_org: bool = True, label: Callable[[str], str] = lambda name: name,
 ) -> Target:  # fmt: skip
     """Validate what identifies the pull request."""
     if not repository:
@@ -266,4 +266,5 @@ def make_target(
         branch=check.branch(label("branch"), branch) if branch else "",
         pr=check.positive_int(label("pr"), str(pr)),
         sha=check.commit_sha(label("sha"), sha) if sha else None,
+        owner_is_org=owner_is_org,
     )

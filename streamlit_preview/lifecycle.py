@@ -11,6 +11,7 @@ from dataclasses import replace
 from .backends.base import Backend, Environment, Progress
 from .config import Settings
 from .errors import InputError
+from .naming import same_repository
 
 
 def open_environment(backend: Backend, settings: Settings, progress: Progress) -> Environment:
@@ -51,7 +52,7 @@ def close_pull_request(
     closed = [close_environment(backend, settings, progress)]
     if settings.name is None:
         for env in backend.list():
-            same = (env.repository or "").lower() == settings.target.repository.lower()
+            same = same_repository(env.repository or "", settings.target.repository)
             if same and env.pr == settings.target.pr and env.environment != settings.environment:
                 other = replace(settings, environment=env.environment, name=env.name)
                 closed.append(close_environment(backend, other, progress))

@@ -39,6 +39,32 @@ def _owner_and_name(repository: str) -> tuple[str, str, bool]:
     return owner, repository_slug(repository).lower(), False
 
 
+_URL = re.compile(r"^(?:[a-z][a-z0-9+.-]*://(?:[^@/]*@)?|[^@/:]+@)([^/:]+)(?::\d+)?[/:](.*)$", re.I)
+
+
+def repository_key(repository: str) -> str:
+    """One spelling per repository: `host/owner/name` for URLs (host and all lower-cased,
+    no `.git`, no trailing slash), `owner/name` lower-cased for GitHub's own names, the
+    path otherwise. `https://Host/o/r`, `…/o/r.git/` and `git@host:o/r` are one repository."""
+    text = repository.strip()
+    if _OWNER_NAME.match(text):
+        return text.lower().removesuffix(".git")
+    match = _URL.match(text)
+    if match and not text.startswith("file:"):
+        host, path = match.groups()
+        return f"{host.lower()}/{path.strip('/').removesuffix('.git').rstrip('/').lower()}"
+    return text.rstrip("/").removesuffix(".git")
+
+
+def same_repository(a: str, b: str) -> bool:
+    """True when `a` and `b` name one repository; `owner/name` matches any host's URL of it."""
+    key_a, key_b = repository_key(a), repository_key(b)
+    if key_a == key_b:
+        return True
+    short, long = sorted((key_a, key_b), key=len)
+    return bool(_OWNER_NAME.match(short)) and long.endswith("/" + short) and long.count("/") == 2
+
+
 def owner_of(repository: str) -> str:
     """The owner (user or organisation) of `owner/name` or of a repository URL; "" if none."""
     return _owner_and_name(repository)[0]
@@ -56,13 +82,15 @@ def environment_name(repository: str, pr: int, name: str | None = None) -> str:
     parts = [p for p in (owner, repo, (name or "").lower()) if p]
     base = re.sub("-+", "-", _NOT_ALLOWED.sub("-", "-".join(parts))).strip("-")
     lossless = exact and bool(_PLAIN_OWNER.match(owner)) and bool(_PLAIN_NAME.match(repo))
-    if name is not None:  # a preview's name is lossless only as a plain lower-case word
-        lossless = lossless and bool(re.fullmatch(r"[a-z0-9]+", name))
+    if name is not None:
+        # `octo/shop` named `dashboard` must not read like the repository `octo/shop-dashboard`:
+        # a named preview always carries the hash.
+        lossless = False
     if not base or not base[0].isalpha():
         base, lossless = f"app-{base}".rstrip("-"), False
     if lossless and len(base + suffix) <= MAX_LABEL:
         return base + suffix
-    identity = repository.strip().lower() + (f"\0{name}" if name is not None else "")
+    identity = repository_key(repository).lower() + (f"\0{name}" if name is not None else "")
     digest = hashlib.sha256(identity.encode()).hexdigest()[:6]
     keep = MAX_LABEL - len(suffix) - len(digest) - 1
     return f"{base[:keep].rstrip('-')}-{digest}{suffix}"

@@ -202,6 +202,14 @@ def http_url(name: str, value: str) -> str:
     return value.strip()
 
 
+def https_url(name: str, value: str) -> str:
+    """An https URL: what carries a credential (the git token) must not travel in clear."""
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.netloc:
+        raise InputError(name, f"expected an https URL (it carries the git token), got {value!r}")
+    return value.strip()
+
+
 def domain(name: str, value: str) -> str:
     lowered = value.strip().lower().rstrip(".")
     if len(lowered) > 190 or not _DNS_SUBDOMAIN.match(lowered):

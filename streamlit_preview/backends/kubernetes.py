@@ -28,7 +28,7 @@ from kubernetes.config.config_exception import ConfigException
 from ..access import SIGN_IN_CONFIGMAP, SignIn, resolve_access
 from ..config import Settings
 from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
-from ..naming import LABEL_INSTANCE, selector_for
+from ..naming import LABEL_INSTANCE, same_repository, selector_for
 from ..render import ALL_KINDS, ANNOTATION_PREFIX, KINDS, WEBHOOK_KEY, render_manifests
 from ..signing import sync_request
 from .base import Environment, Progress, describe_sync, raise_if_setup_failed
@@ -231,7 +231,7 @@ class KubernetesBackend:
         owner = ((secret or {}).get("metadata", {}).get("annotations") or {}).get(
             ANNOTATION_PREFIX + "repository"
         )
-        if owner and not _same_repository(owner, settings.target.repository):
+        if owner and not same_repository(owner, settings.target.repository):
             raise ServiceError(
                 f"{settings.environment} in {self.namespace} belongs to repository {owner}, "
                 f"not {settings.target.repository}: refusing to touch it"
@@ -282,7 +282,7 @@ class KubernetesBackend:
             owner = (item["metadata"].get("annotations") or {}).get(
                 ANNOTATION_PREFIX + "repository"
             )
-            if repository and owner and not _same_repository(owner, repository):
+            if repository and owner and not same_repository(owner, repository):
                 progress(f"left {kind} {self.namespace}/{item_name}: it belongs to {owner}")
                 continue
             self._call(
@@ -447,11 +447,6 @@ class KubernetesBackend:
         except httpx.HTTPError as exc:
             raise ServiceError(f"webhook-url: cannot reach it: {type(exc).__name__}") from None
         return response.status_code, _json(response.content)
-
-
-def _same_repository(a: str, b: str) -> bool:
-    """GitHub's repository names ignore case."""
-    return a.strip().lower() == b.strip().lower()
 
 
 class PodNotServingError(SyncError):

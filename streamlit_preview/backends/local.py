@@ -30,6 +30,7 @@ import httpx
 
 from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
+from ..naming import same_repository
 from ..processes import process_start_time
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import sync_request
@@ -261,10 +262,7 @@ class LocalBackend:
     @staticmethod
     def _owned(record: Record | None, settings: Settings) -> Record | None:
         """Refuse an environment that another repository opened under the same name."""
-        if (
-            record
-            and record.repository.strip().lower() != settings.target.repository.strip().lower()
-        ):
+        if record and not same_repository(record.repository, settings.target.repository):
             raise ServiceError(
                 f"{settings.environment} belongs to repository {record.repository}, "
                 f"not {settings.target.repository}: refusing to touch it"

@@ -22,13 +22,18 @@ from devcluster.controlplane import ControlPlane
 
 # Read before the autouse fixture clears KUBECONFIG and PREVIEW_* for each test.
 _EXTERNAL = {k: os.environ.get(k) for k in ("KUBECONFIG", "NODE_IP", "PREVIEW_IMAGE")}
+_EDGE_KEYS = ("PREVIEW_DOMAIN", "ROUTER_IP", "PREVIEW_CA", "GITHUB_OAUTH_URL")
+_EXTERNAL_EDGE = {k: os.environ.get(k) or "" for k in _EDGE_KEYS}
 NAMESPACE = "previews"
 
 
 class ClusterAccess:
     """What the tests need of a running cluster: admin access, tokens, the node and image."""
 
-    def __init__(self, kubeconfig: dict, image: str, node_ip: str) -> None:
+    def __init__(
+        self, kubeconfig: dict, image: str, node_ip: str, edge: dict[str, str] | None = None
+    ) -> None:
+        self.edge = edge or {}  # PREVIEW_DOMAIN, ROUTER_IP, PREVIEW_CA, GITHUB_OAUTH_URL
         self.admin_kubeconfig = kubeconfig
         self.image = image
         self.node_ip = node_ip
@@ -68,7 +73,8 @@ class ClusterAccess:
 def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
     if _EXTERNAL["KUBECONFIG"] and _EXTERNAL["NODE_IP"] and _EXTERNAL["PREVIEW_IMAGE"]:
         config = yaml.safe_load(Path(_EXTERNAL["KUBECONFIG"]).read_text())
-        yield ClusterAccess(config, _EXTERNAL["PREVIEW_IMAGE"], _EXTERNAL["NODE_IP"])
+        edge = _EXTERNAL_EDGE if all(_EXTERNAL_EDGE.values()) else None
+        yield ClusterAccess(config, _EXTERNAL["PREVIEW_IMAGE"], _EXTERNAL["NODE_IP"], edge)
         return
     reason = can_run_containers()
     if reason:
@@ -77,7 +83,7 @@ def kube(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ClusterAccess]:
 
     with running_cluster(tmp_path_factory.mktemp("cluster")) as cluster:
         plane: ControlPlane = cluster.plane
-        yield ClusterAccess(plane.kubeconfig(), cluster.image, NODE_IP)
+        yield ClusterAccess(plane.kubeconfig(), cluster.image, NODE_IP, cluster.edge)
 
 
 @pytest.fixture

@@ -26,7 +26,8 @@ REPOSITORY = "octo/cluster-app"
 @pytest.fixture
 def action(tmp_path, github, sa_kubeconfig, node_git, kube):  # type: ignore[no-untyped-def]
     run = ActionRun(tmp_path, github, sa_kubeconfig, node_git.url("remote.git"), REPOSITORY)
-    run.defaults = {"image": kube.image, "wait-timeout": "3m"}
+    # Previews here are public: the sign-in tests (test_edge.py) cover protected ones.
+    run.defaults = {"image": kube.image, "wait-timeout": "3m", "access": "public"}
     yield run
     closed = run(run.event("closed", "0" * 40), event_name="pull_request_target")
     assert closed.returncode == 0, closed.stdout + closed.stderr

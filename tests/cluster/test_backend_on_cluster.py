@@ -36,7 +36,7 @@ def preview(node_git, kube, sa_kubeconfig):  # type: ignore[no-untyped-def]
     def settings(sha=None, repository="octo/demo-app", pr=7, **inputs):  # type: ignore[no-untyped-def]
         target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
                              branch="main", pr=pr, sha=sha)  # fmt: skip
-        built = build_settings({"domain": "previews.example.com", "image": kube.image,
+        built = build_settings({"domain": "previews.example.com", "image": kube.image, "access": "public",
                                 "wait-timeout": "3m"} | inputs, target)  # fmt: skip
         made.append(built)
         return built

@@ -33,7 +33,7 @@ def test_open_list_close_with_the_kubernetes_backend(tmp_path, node_git, kube, s
     repo = node_git.url("remote.git")
 
     opened = run("open", "--repo", repo, "--repository", "octo/cli-app", "--branch", "main", "--pr", "4",
-                 "--domain", "previews.example.com", "--image", kube.image, "--secret-env", str(secret_env),
+                 "--domain", "previews.example.com", "--access", "public", "--image", kube.image, "--secret-env", str(secret_env),
                  "--json", *common)  # fmt: skip
     assert opened.returncode == 0, opened.stderr
     env = json.loads(opened.stdout)

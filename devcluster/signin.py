@@ -1,0 +1,108 @@
+"""The development cluster's shared sign-in: oauth2-proxy with its GitHub provider, pointed at a
+GitHub stand-in (devcluster/github_oauth.py), both host processes.
+
+What it declares in the cluster is what examples/cluster/auth/ declares on a real one: the
+ConfigMap `streamlit-preview-sign-in` (how previews reach the sign-in), the Service
+`preview-sign-in` in the previews namespace (here an EndpointSlice to the host process), and
+the route of `auth.<domain>`, where GitHub sends people back after they sign in. Secrets (the
+client secret, the cookie secret) are in a config file of mode 600, never in arguments.
+"""
+
+from __future__ import annotations
+
+import secrets
+import shutil
+import sys
+from pathlib import Path
+
+import httpx
+
+from devcluster import binaries
+from devcluster.controlplane import ControlPlane, spawn, wait_until
+from devcluster.processes import free_port
+
+ROOT = Path(__file__).resolve().parents[1]
+PORT = 4180
+SERVICE = "preview-sign-in"
+CONFIGMAP = "streamlit-preview-sign-in"
+REFUSED_PAGE = ROOT / "examples" / "cluster" / "auth" / "refused.html"
+
+
+def start_stand_in(plane: ControlPlane, *, detach: bool) -> str:
+    """The GitHub stand-in on a loopback port; returns its base URL (GITHUB_OAUTH_URL)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    spawn("github-oauth", [sys.executable, "-m", "devcluster.github_oauth", "--listen", f"127.0.0.1:{port}"],
+          plane.state, detach=detach, cwd=ROOT)  # fmt: skip
+    wait_until(lambda: httpx.get(f"{url}/login/oauth/authorize", timeout=2).status_code == 200,
+               30, "github-oauth", plane.state)  # fmt: skip
+    return url
+
+
+def start_proxy(
+    plane: ControlPlane, *, address: str, domain: str, github: str, detach: bool
+) -> None:
+    """oauth2-proxy on `address:4180`, the cookie for every host under `domain`."""
+    folder = plane.state / "sign-in"
+    pages = folder / "pages"
+    pages.mkdir(parents=True, exist_ok=True)
+    shutil.copy(REFUSED_PAGE, pages / "refused.html")
+    config = folder / "oauth2-proxy.cfg"
+    config.touch(mode=0o600)
+    lines = {
+        "http_address": f"{address}:{PORT}",
+        "provider": "github",
+        "client_id": "streamlit-preview-development",
+        "client_secret": secrets.token_hex(20),
+        "cookie_secret": secrets.token_hex(16),
+        "cookie_domains": [f".{domain}"],
+        "whitelist_domains": [f".{domain}"],
+        "cookie_secure": True,
+        "redirect_url": f"https://auth.{domain}/oauth2/callback",
+        "login_url": f"{github}/login/oauth/authorize",
+        "redeem_url": f"{github}/login/oauth/access_token",
+        "validate_url": f"{github}/",
+        "email_domains": ["*"],
+        "reverse_proxy": True,
+        "skip_provider_button": True,
+        "set_xauthrequest": True,
+        "upstreams": ["static://202", f"file://{pages}/#/_preview_access/"],
+        "skip_auth_routes": ["^/_preview_access/"],
+    }
+    config.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in lines.items()))
+    program = binaries.build(["oauth2-proxy"])["oauth2-proxy"]
+    spawn("oauth2-proxy", [str(program), f"--config={config}"], plane.state, detach=detach)
+    wait_until(lambda: httpx.get(f"http://{address}:{PORT}/ping", timeout=2).status_code == 200,
+               30, "oauth2-proxy", plane.state)  # fmt: skip
+
+
+def _toml(value: object) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, list):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def objects(*, address: str, domain: str, namespace: str) -> list[dict]:
+    """What the cluster declares: the ConfigMap, the Service and its endpoint, the auth route."""
+    labels = {"app.kubernetes.io/name": "oauth2-proxy"}
+    return [
+        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": namespace},
+         "data": {"url": f"https://auth.{domain}", "router": "traefik",
+                  "forward-auth": f"http://{address}:{PORT}/", "service": SERVICE,
+                  "service-port": str(PORT)}},
+        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
+         "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": PORT, "protocol": "TCP"}]}},
+        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+         "metadata": {"name": f"{SERVICE}-host", "namespace": namespace,
+                      "labels": {"kubernetes.io/service-name": SERVICE}},
+         "addressType": "IPv4", "ports": [{"name": "http", "port": PORT, "protocol": "TCP"}],
+         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}]},
+        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
+         "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
+         "spec": {"tls": [{"hosts": [f"auth.{domain}"]}],
+                  "rules": [{"host": f"auth.{domain}", "http": {"paths": [
+                      {"path": "/", "pathType": "Prefix",
+                       "backend": {"service": {"name": SERVICE, "port": {"number": PORT}}}}]}}]}},
+    ]  # fmt: skip

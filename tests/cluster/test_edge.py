@@ -1,0 +1,213 @@
+"""The edge a reviewer meets: a preview by its host name, over https, through a real router
+(Traefik, from the development cluster), in a real browser, behind a real sign-in
+(oauth2-proxy against the GitHub stand-in).
+
+Checked with Traefik: `router: ingress` and `router: gateway-api`, public and protected. The
+Istio and Envoy Gateway objects are checked against their CRDs only (tests/test_access.py):
+Envoy cannot be built here.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import ssl
+import subprocess
+import time
+from collections.abc import Iterator
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from streamlit_preview import lifecycle
+from streamlit_preview.backends.kubernetes import KubernetesBackend
+from streamlit_preview.config import build_settings, make_target
+from tests.cluster.conftest import NAMESPACE, ClusterAccess
+from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+
+pytestmark = [pytest.mark.cluster, pytest.mark.browser]
+APP = "import streamlit as st\nst.title('Edge preview')\nst.write('version {n}')\n"
+
+
+def quiet(_: str) -> None:
+    pass
+
+
+@pytest.fixture
+def edge(kube: ClusterAccess) -> dict[str, str]:
+    if not kube.edge:
+        pytest.skip("this cluster has no router and sign-in exported (scripts/cluster up does)")
+    return kube.edge
+
+
+def _spki(ca_path: str) -> str:
+    """The CA's public-key hash, which Chromium is told to trust (as if the CA were installed)."""
+    der = subprocess.run(
+        f"openssl x509 -in {ca_path} -pubkey -noout | openssl pkey -pubin -outform der",
+        shell=True, check=True, capture_output=True,
+    ).stdout  # fmt: skip
+    return base64.b64encode(hashlib.sha256(der).digest()).decode()
+
+
+@pytest.fixture
+def reviewer_browser(edge) -> Iterator:  # type: ignore[no-untyped-def]
+    """Chromium that resolves the preview domain to the router and trusts the cluster's CA."""
+    from playwright.sync_api import sync_playwright
+
+    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP *.{edge['PREVIEW_DOMAIN']} {edge['ROUTER_IP']}",
+            f"--ignore-certificate-errors-spki-list={_spki(edge['PREVIEW_CA'])}"]  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()
+
+
+def _client(edge: dict[str, str]) -> httpx.Client:
+    """An HTTP client that reaches every host of the domain at the router, trusting the CA."""
+
+    def to_router(request: httpx.Request) -> None:
+        request.extensions["sni_hostname"] = request.url.host
+        request.headers["Host"] = request.url.host
+        request.url = request.url.copy_with(host=edge["ROUTER_IP"])
+
+    return httpx.Client(
+        verify=ssl.create_default_context(cafile=edge["PREVIEW_CA"]),
+        timeout=20,
+        event_hooks={"request": [to_router]},
+    )
+
+
+@pytest.fixture
+def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[no-untyped-def]
+    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
+    opened = []
+
+    def open_preview(pr: int, repository: str = "acme/shop", **inputs: str):  # type: ignore[no-untyped-def]
+        target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
+                             branch="main", pr=pr, sha=None)  # fmt: skip
+        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image,
+                                   "wait-timeout": "3m"} | inputs, target)  # fmt: skip
+        opened.append(settings)
+        return settings, lifecycle.open_environment(backend, settings, quiet)
+
+    yield backend, open_preview
+    for settings in opened:
+        lifecycle.close_environment(backend, settings, quiet)
+
+
+def _wait_for_route(
+    client: httpx.Client, url: str, *, want: int = 200, timeout: float = 30
+) -> httpx.Response:
+    """Traefik picks up a new route within a second or two of its apply."""
+    deadline = time.monotonic() + timeout
+    while True:
+        response = client.get(url)
+        if response.status_code == want or time.monotonic() > deadline:
+            return response
+        time.sleep(0.3)
+
+
+@pytest.mark.parametrize("router", ["ingress", "gateway-api"])
+def test_a_public_preview_through_the_router(router, remote, previews, reviewer_browser, edge):
+    remote.commit({"streamlit_app.py": APP.format(n=1)})
+    backend, open_preview = previews
+    settings, opened = open_preview(
+        11 if router == "ingress" else 12, router=router, access="public"
+    )
+    url = opened.url
+    assert url == f"https://{settings.environment}.{edge['PREVIEW_DOMAIN']}/"
+    with _client(edge) as client:
+        assert _wait_for_route(client, url).status_code == 200
+        plain = client.get(url.replace("https://", "http://"))
+        assert plain.status_code in (301, 302, 307, 308) and plain.headers["location"].startswith(
+            "https://"
+        )
+
+        page = reviewer_browser.new_page()
+        sockets = []
+        page.on("websocket", lambda socket: sockets.append(socket))
+        page.goto(url)
+        page.get_by_text("version 1").wait_for(timeout=30_000)
+        page.evaluate("window.__sameTab = true")
+
+        remote.commit({"streamlit_app.py": APP.format(n=2)})
+        lifecycle.sync_environment(backend, settings, quiet)
+        page.get_by_text("version 2").wait_for(timeout=15_000)
+        assert page.evaluate("window.__sameTab") is True  # no reload: the same tab followed
+        assert len(sockets) == 1 and not sockets[0].is_closed()  # one WebSocket, still up
+
+        # The control port is never reachable through the route, by any host name.
+        for host in (urlsplit(url).hostname, f"anything.{edge['PREVIEW_DOMAIN']}"):
+            status = client.get(f"https://{host}/status")
+            assert "streamlit" not in status.text or "synced_at" not in status.text
+            signed = client.post(f"https://{host}/sync", content=b"{}")
+            assert "commit" not in signed.text
+
+        lifecycle.close_environment(backend, settings, quiet)
+        assert _wait_for_route(client, url, want=404).status_code == 404
+
+
+def _sign_in_as(page, login: str, deep_link: str) -> None:  # type: ignore[no-untyped-def]
+    """Open the deep link; at the stand-in's authorize page, pick who signs in."""
+    page.goto(deep_link)
+    page.wait_for_url("**/login/oauth/authorize**", timeout=30_000)
+    page.goto(page.url + f"&login={login}")
+
+
+def test_protected_previews_need_the_right_people(remote, previews, reviewer_browser, edge):
+    remote.commit({"streamlit_app.py": APP.format(n=1)})
+    _, open_preview = previews
+    org_settings, org_preview = open_preview(21, router="ingress")  # default: org:acme
+    team_settings, team_preview = open_preview(
+        22, router="gateway-api", access="team:acme/reviewers"
+    )
+    assert org_preview.access == "org:acme" and team_preview.access == "team:acme/reviewers"
+    deep_link = org_preview.url + "?tab=charts"
+
+    with _client(edge) as client:
+        for url in (org_preview.url, team_preview.url):
+            anonymous = _wait_for_route(client, url, want=302)
+            assert anonymous.status_code == 302  # sent to sign in, never the app
+            assert anonymous.headers["location"].startswith(edge["GITHUB_OAUTH_URL"])
+            assert "Edge preview" not in anonymous.text
+        socket = client.get(org_preview.url + "_stcore/stream", headers={
+            "Connection": "Upgrade", "Upgrade": "websocket", "Sec-WebSocket-Version": "13",
+            "Sec-WebSocket-Key": base64.b64encode(b"0123456789abcdef").decode()})  # fmt: skip
+        assert socket.status_code == 302  # nor its WebSocket
+
+    member = reviewer_browser.new_context()
+    page = member.new_page()
+    _sign_in_as(page, "member", deep_link)
+    page.wait_for_url(deep_link, timeout=30_000)  # back where they asked to go
+    page.get_by_text("version 1").wait_for(timeout=30_000)  # the app ran over its WebSocket
+    page.goto(team_preview.url)  # the same cookie signs them in to the other preview
+    page.get_by_text("version 1").wait_for(timeout=30_000)
+    assert urlsplit(page.url).hostname == urlsplit(team_preview.url).hostname
+    member.close()
+
+    outsider = reviewer_browser.new_context()
+    page = outsider.new_page()
+    _sign_in_as(page, "outsider", deep_link)
+    page.get_by_text("not allowed to see this preview").wait_for(timeout=30_000)
+    assert "version 1" not in page.content()
+    outsider.close()
+
+
+def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
+    """The route is applied last and references the access Middleware: a route whose
+    Middleware is missing (a failed apply, a deletion) is refused by the router."""
+    remote.commit({"streamlit_app.py": APP.format(n=1)})
+    _, open_preview = previews
+    settings, opened = open_preview(31, router="ingress")
+    with kube.client() as admin:
+        for suffix in ("-access", "-sign-in", "-refused"):
+            admin.delete(
+                f"/apis/traefik.io/v1alpha1/namespaces/{NAMESPACE}/middlewares/{settings.environment}{suffix}"
+            )
+    with _client(edge) as client:
+        time.sleep(3)  # Traefik's watch sees the deletion
+        for _ in range(5):
+            answer = client.get(opened.url)
+            assert answer.status_code != 200 and "Edge preview" not in answer.text
+            time.sleep(0.5)
