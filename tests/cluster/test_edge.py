@@ -158,10 +158,8 @@ def _sign_in_as(page, login: str, deep_link: str) -> None:  # type: ignore[no-un
 def test_protected_previews_need_the_right_people(remote, previews, reviewer_browser, edge):
     remote.commit({"streamlit_app.py": APP.format(n=1)})
     _, open_preview = previews
-    org_settings, org_preview = open_preview(21, router="ingress")  # default: org:acme
-    team_settings, team_preview = open_preview(
-        22, router="gateway-api", access="team:acme/reviewers"
-    )
+    _, org_preview = open_preview(21, router="ingress")  # default: org:acme
+    _, team_preview = open_preview(22, router="gateway-api", access="team:acme/reviewers")
     assert org_preview.access == "org:acme" and team_preview.access == "team:acme/reviewers"
     deep_link = org_preview.url + "?tab=charts"
 
@@ -200,6 +198,8 @@ def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
     remote.commit({"streamlit_app.py": APP.format(n=1)})
     _, open_preview = previews
     settings, opened = open_preview(31, router="ingress")
+    with _client(edge) as client:  # protected while whole
+        assert _wait_for_route(client, opened.url, want=302).status_code == 302
     with kube.client() as admin:
         for suffix in ("-access", "-sign-in", "-refused"):
             admin.delete(
