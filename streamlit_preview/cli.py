@@ -146,6 +146,23 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help=demo_help, description=demo_help)
     demo.add_argument("--once", action="store_true", help="open, push, sync, close, then exit")
     demo.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
+    hook_help = "Receive GitHub push webhooks and sync the matching previews at once."
+    hook = commands.add_parser("hook", help=hook_help, description=hook_help)
+    hook.add_argument("--listen", required=True, help="HOST:PORT to listen on, e.g. 0.0.0.0:8080")
+    hook.add_argument(
+        "--secret-file", required=True, help="file holding the webhook secret set on GitHub"
+    )
+    hook.add_argument("--backend", choices=("local", "kubernetes"), default="local")
+    hook.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
+    hook.add_argument(
+        "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
+    )
+    hook.add_argument(
+        "--state-dir",
+        type=Path,
+        help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)",
+    )
+    hook.add_argument("--git-token-file", help="a lasting read-only token for private repositories")
     commands.add_parser(
         "reload",
         help="Run the in-pod supervisor (the same as reloader.py); see reload --help.",
@@ -257,6 +274,8 @@ def run(argv: Sequence[str]) -> int:
         from .demo import run_demo
 
         return run_demo(once=args.once, state_dir=args.state_dir, say=_say)
+    if args.command == "hook":
+        return _run_hook(args)
     if args.command == "list":
         _print_result(lifecycle.list_environments(make_backend(args)), args.json)
         return 0
@@ -286,6 +305,26 @@ def run(argv: Sequence[str]) -> int:
         return 0
     verb = {"open": lifecycle.open_environment, "sync": lifecycle.sync_environment}[args.command]
     _print_result(verb(backend, settings, _say), args.json)
+    return 0
+
+
+def _run_hook(args: argparse.Namespace) -> int:
+    from .hook import Receiver, serve
+
+    host, _, port = args.listen.rpartition(":")
+    if not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise InputError("--listen", f"expected HOST:PORT, got {args.listen!r}")
+    secret = _read_file("--secret-file", args.secret_file).strip()
+    if not secret:
+        raise InputError(
+            "--secret-file", f"{args.secret_file} is empty: put the webhook secret in it"
+        )
+    token_file = Path(args.git_token_file) if args.git_token_file else None
+    if token_file is not None:
+        _read_file("--git-token-file", args.git_token_file)  # readable now, read at each push
+    receiver = Receiver(secret.encode(), make_backend(args), git_token_file=token_file)
+    _say(f"receiving GitHub webhooks on http://{args.listen}/ ({args.backend} backend)")
+    serve(receiver, host=host.strip("[]"), port=int(port))
     return 0
 
 

@@ -123,6 +123,10 @@ def annotations_for(settings: Settings, *, now: datetime | None = None) -> dict[
     }
     if settings.name:
         annotations[ANNOTATION_PREFIX + "name"] = settings.name
+    if settings.pin:
+        annotations[ANNOTATION_PREFIX + "pinned"] = "true"
+    if settings.git_token:
+        annotations[ANNOTATION_PREFIX + "private"] = "true"
     if settings.ttl_seconds:
         expires = (now or datetime.now(UTC)) + timedelta(seconds=settings.ttl_seconds)
         annotations[ANNOTATION_PREFIX + "expires-at"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -33,6 +33,8 @@ class Environment:
     access: str | None = None  # who may see it: `public`, `org:acme`, `team:acme/reviewers`
     access_note: str | None = None  # the same, said for the PR comment
     sign_in_url: str | None = None  # the cluster's shared sign-in, where there is one
+    pinned: bool = False  # a fork's approved commit: a push never moves it
+    private: bool = False  # cloned with a token: a webhook sync needs a lasting one
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
@@ -65,6 +67,12 @@ class Backend(Protocol):
 
     def list(self) -> list[Environment]:
         """Every environment this backend manages."""
+
+    def sync_to(
+        self, environment: Environment, *, sha: str, git_token: str | None = None
+    ) -> dict[str, object]:
+        """Sync a running environment to `sha` (the webhook receiver's path); the reloader's
+        `/sync` answer. No rollout, no report: only the signed call."""
 
 
 def raise_if_setup_failed(environment: str, status: dict, url: str | None) -> None:

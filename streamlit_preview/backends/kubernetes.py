@@ -431,6 +431,48 @@ class KubernetesBackend:
             )
         return data
 
+    def sync_to(
+        self, environment: Environment, *, sha: str, git_token: str | None = None
+    ) -> dict[str, Any]:
+        """Sync at the pod itself, at a ready address of the Service's EndpointSlices, as a
+        router reaches it (no API-server proxy: the receiver runs in the cluster)."""
+        name = environment.environment
+        key = _webhook_key(self._get("Secret", name))
+        if key is None:
+            raise SyncError(f"{name}: no webhook key (is it still open?)")
+        address = self._control_address(name)
+        body, headers = sync_request(key.encode(), sha, git_token=git_token)
+        self.requests += 1
+        try:
+            response = httpx.post(f"http://{address}/sync", content=body, headers=headers,
+                                  timeout=SYNC_TIMEOUT_SECONDS)  # fmt: skip
+        except httpx.HTTPError as exc:
+            raise ServiceError(
+                f"{name}: its pod at {address} did not answer: {type(exc).__name__}"
+            ) from None
+        data = _json(response.content)
+        if response.status_code == 409:
+            raise UnknownCommitError(
+                f"{name}: {data.get('error') if isinstance(data, dict) else data}"
+            )
+        if response.status_code != 200 or not isinstance(data, dict) or "commit" not in data:
+            raise SyncError(f"{name}: sync answered {response.status_code}")
+        return data
+
+    def _control_address(self, name: str) -> str:
+        """`ip:port` of the control port of a ready endpoint of the Service `name`."""
+        _, data = self._call(
+            "GET", f"/apis/discovery.k8s.io/v1/namespaces/{self.namespace}/endpointslices",
+            query=[("labelSelector", f"kubernetes.io/service-name={name}")],
+        )  # fmt: skip
+        for endpoint_slice in data.get("items", []):
+            ports = {p.get("name"): p.get("port") for p in endpoint_slice.get("ports") or []}
+            for endpoint in endpoint_slice.get("endpoints") or []:
+                ready = (endpoint.get("conditions") or {}).get("ready")
+                if ready and endpoint.get("addresses") and ports.get("control"):
+                    return f"{endpoint['addresses'][0]}:{ports['control']}"
+        raise PodNotServingError(f"{name}: no ready pod behind its Service")
+
     def _reloader_status(self, settings: Settings) -> dict[str, Any]:
         """The reloader's /status through the service proxy ({} if it cannot be read)."""
         status, data = self._call(
@@ -512,6 +554,9 @@ def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
         pr=int(pr) if pr and pr.isdigit() else None,
         repository=annotations.get(ANNOTATION_PREFIX + "repository"),
         expires_at=_parse_time(expires), name=annotations.get(ANNOTATION_PREFIX + "name"),
+        access=annotations.get(ANNOTATION_PREFIX + "access"),
+        pinned=annotations.get(ANNOTATION_PREFIX + "pinned") == "true",
+        private=annotations.get(ANNOTATION_PREFIX + "private") == "true",
     )  # fmt: skip
 
 

@@ -63,6 +63,8 @@ class Record:
     control_port: int
     workdir: str
     name: str | None = None  # the `name` input, when the pull request has several previews
+    pinned: bool = False  # PREVIEW_PIN: a fork's approved commit
+    private: bool = False  # opened with a git token
 
     @property
     def url(self) -> str:
@@ -177,6 +179,7 @@ class LocalBackend:
         return Environment(
             environment=record.environment, url=record.url, commit=commit, status=status,
             branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
+            pinned=record.pinned, private=record.private,
         )  # fmt: skip
 
     # -- verbs --------------------------------------------------------------------------
@@ -310,6 +313,8 @@ class LocalBackend:
             env["PREVIEW_SECRETS_FILE"] = str(self._secrets_path(name))
         else:
             self._secrets_path(name).unlink(missing_ok=True)
+        if settings.pin:
+            env["PREVIEW_PIN"] = settings.pin
         if settings.git_token:
             _write_atomically(self._token_path(name), settings.git_token, mode=0o600)
             env["PREVIEW_GIT_TOKEN_FILE"] = str(self._token_path(name))
@@ -325,6 +330,7 @@ class LocalBackend:
             pr=settings.target.pr, app=settings.app_path, pid=process.pid,
             started=process_start_time(process.pid) or "", streamlit_port=streamlit_port,
             control_port=control_port, workdir=str(workdir), name=settings.name,
+            pinned=settings.pin is not None, private=settings.git_token is not None,
         )  # fmt: skip
         self._save(record)
         return record
@@ -360,14 +366,23 @@ class LocalBackend:
                 progress(f"waiting for {record.environment}: {state}{extra}, {elapsed:.0f} s")
             time.sleep(0.1)
 
-    def _send_sync(self, record: Record, sha: str | None) -> dict:
+    def sync_to(
+        self, environment: Environment, *, sha: str, git_token: str | None = None
+    ) -> dict[str, object]:
+        with self._locked(environment.environment):
+            record = self._load(environment.environment)
+            if record is None or not self._alive(record):
+                raise SyncError(f"{environment.environment}: not running")
+            return self._send_sync(record, sha, git_token=git_token)
+
+    def _send_sync(self, record: Record, sha: str | None, *, git_token: str | None = None) -> dict:
         try:
             key = self._key_path(record.environment).read_text().encode()
         except OSError as exc:
             raise ServiceError(
                 f"{record.environment}: cannot read its key file ({exc.strerror}); close and open it again"
             ) from None
-        body, headers = sync_request(key, sha)
+        body, headers = sync_request(key, sha, git_token=git_token)
         try:
             response = self._http.post(
                 f"{record.control}/sync",

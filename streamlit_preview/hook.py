@@ -1,0 +1,147 @@
+"""`streamlit-preview hook`: a GitHub webhook receiver, so a push reaches its previews in about
+a second instead of after a workflow job.
+
+`POST /` takes GitHub's deliveries; `GET /healthz` answers 200. A `push` syncs every preview of
+that repository and branch to the pushed commit with the same signed `/sync` the action uses,
+and answers 202 with them once they are synced (200 and an empty list when none match). The
+signature is checked, in constant time, before anything is parsed. The workflow keeps opening,
+reporting and closing previews, and keeps syncing as the fallback: a second sync of the same
+commit changes nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from .backends.base import Backend, Environment
+from .errors import PreviewError
+from .naming import same_repository
+from .webhooks import (
+    DELIVERY_HEADER,
+    EVENT_HEADER,
+    MAX_BODY_BYTES,
+    SIGNATURE_HEADER,
+    BadDelivery,
+    Deliveries,
+    Push,
+    parse_delivery,
+    verify_delivery,
+)
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Receiver:
+    """What the endpoints need: the secret, the backend, and the deliveries seen."""
+
+    secret: bytes
+    backend: Backend
+    git_token_file: Path | None = None
+    deliveries: Deliveries = field(default_factory=Deliveries)
+
+    def git_token(self) -> str | None:
+        """Read at each delivery, so a rotated token is picked up without a restart."""
+        if self.git_token_file is None:
+            return None
+        return self.git_token_file.read_text().strip() or None
+
+    def matching(self, push: Push) -> list[Environment]:
+        return [
+            env for env in self.backend.list()
+            if env.branch == push.branch and env.repository
+            and any(same_repository(env.repository, name) for name in push.repositories)
+        ]  # fmt: skip
+
+    def apply(self, push: Push) -> tuple[int, dict[str, Any]]:
+        """Sync each matching preview; (status, answer)."""
+        answer: dict[str, Any] = {"synced": [], "skipped": [], "failed": []}
+        if push.deleted or push.branch is None:
+            answer["note"] = "a deleted branch or a tag: nothing to sync"
+            return 200, answer
+        found = self.matching(push)
+        if not found:
+            return 200, answer
+        token = self.git_token()
+        for env in found:
+            if env.pinned:
+                answer["skipped"].append({"environment": env.environment,
+                                          "reason": "pinned to an approved commit (a fork's preview)"})  # fmt: skip
+                continue
+            if env.private and token is None:
+                answer["skipped"].append({"environment": env.environment, "reason":
+                    "private repository and no --git-token-file: left to the workflow's sync"})  # fmt: skip
+                continue
+            try:
+                result = self.backend.sync_to(env, sha=push.after, git_token=token)
+            except PreviewError as exc:
+                logger.warning("%s: %s", env.environment, exc)
+                answer["failed"].append({"environment": env.environment, "error": str(exc)})
+                continue
+            answer["synced"].append({
+                "environment": env.environment, "commit": result.get("commit"),
+                "changed": result.get("changed"), "restarted": result.get("restarted"),
+            })  # fmt: skip
+        if answer["failed"] and not answer["synced"]:
+            return 502, answer
+        return (202 if answer["synced"] else 200), answer
+
+
+async def _read_body(request: Request) -> bytes | None:
+    """The body, or None when it is over `MAX_BODY_BYTES` (read no further than that)."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        return None
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            return None
+    return bytes(body)
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)
+
+
+def create_app(receiver: Receiver) -> Starlette:
+    async def deliver(request: Request) -> Response:
+        body = await _read_body(request)
+        if body is None:
+            return _error(413, f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB")
+        if not verify_delivery(receiver.secret, body, request.headers.get(SIGNATURE_HEADER)):
+            return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
+        event = request.headers.get(EVENT_HEADER, "")
+        if event not in ("push", "ping"):
+            return Response(status_code=204)
+        try:
+            push = parse_delivery(event, body)
+        except BadDelivery as exc:
+            return _error(400, str(exc))
+        if push is None:  # ping
+            return JSONResponse({"pong": True})
+        delivery = request.headers.get(DELIVERY_HEADER, "")
+        if not receiver.deliveries.first_time(delivery):
+            return JSONResponse({"synced": [], "note": f"delivery {delivery} was already applied"})
+        status, answer = await run_in_threadpool(receiver.apply, push)
+        return JSONResponse(answer, status_code=status)
+
+    async def healthz(_: Request) -> Response:
+        return PlainTextResponse("ok")
+
+    return Starlette(routes=[Route("/", deliver, methods=["POST"]), Route("/healthz", healthz)])
+
+
+def serve(receiver: Receiver, *, host: str, port: int) -> None:
+    import uvicorn
+
+    uvicorn.run(create_app(receiver), host=host, port=port, log_level="warning")
