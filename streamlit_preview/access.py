@@ -169,3 +169,18 @@ def resolve_access(
     if requested.kind is AccessKind.COLLABORATORS:
         requested = Access(AccessKind.COLLABORATORS, repository=repository)
     return requested
+
+
+def describe_access(text: str | None, repository: str) -> str | None:
+    """`describe()` for an access read back from an object's annotation."""
+    if not text:
+        return None
+    try:
+        access = parse_access("access", text)
+    except InputError:
+        return None
+    if access is None:
+        return None
+    if access.kind is AccessKind.COLLABORATORS:
+        access = Access(AccessKind.COLLABORATORS, repository=repository)
+    return access.describe()

@@ -243,6 +243,8 @@ class _Reporter:
             url=(env.url if env else None) or self.settings.url,
             commit=(env.commit if env else None) or self.settings.target.sha,
             log_url=self.runner.run_url, detail=detail,
+            access=env.access_note if env else None,
+            public_for_want_of_sign_in=bool(env and env.access == "public" and not env.sign_in_url),
         )  # fmt: skip
         self.comment_id = self._safely(
             "update the PR comment",

@@ -57,6 +57,8 @@ class Report:
     commit: str | None
     log_url: str | None
     detail: str | None = None
+    access: str | None = None  # who can see it, said for people
+    public_for_want_of_sign_in: bool = False  # the cluster declares no sign-in
 
 
 class GitHub:
@@ -238,6 +240,9 @@ class GitHub:
         return count
 
 
+PROTECT_DOCS = "https://github.com/streamlit-preview/streamlit-preview/blob/v1/docs/security.md#who-can-see-a-preview"
+
+
 def render_comment(report: Report) -> str:
     """The comment's markdown: what a reviewer needs at a glance."""
     icon = {
@@ -247,10 +252,18 @@ def render_comment(report: Report) -> str:
         "in progress": "🟡",
         "waiting for approval": "🔒",
     }.get(report.state, "")
-    lines = [f"### {icon} Streamlit preview: {report.state}", ""]
+    lines = []
+    if report.public_for_want_of_sign_in and report.state != "closed":
+        lines += [
+            f"> **This preview is public**: anyone with its link can open it. [Protect previews]({PROTECT_DOCS})",
+            "",
+        ]
+    lines += [f"### {icon} Streamlit preview: {report.state}", ""]
     lines += ["| | |", "|---|---|"]
     if report.url and report.state != "closed":
         lines.append(f"| **URL** | {report.url} |")
+    if report.access and report.state != "closed":
+        lines.append(f"| **Who can see it** | {report.access} |")
     lines.append(f"| **Environment** | `{report.environment}` |")
     if report.commit:
         lines.append(f"| **Commit** | `{report.commit[:12]}` |")

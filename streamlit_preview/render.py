@@ -212,6 +212,8 @@ def render_manifests(
     annotations = annotations_for(settings, now=now)
     if access is not None:
         annotations[ANNOTATION_PREFIX + "access"] = access.text
+    if sign_in is not None:
+        annotations[ANNOTATION_PREFIX + "sign-in"] = sign_in.url
     context = {
         "name": name,
         "namespace": settings.namespace,

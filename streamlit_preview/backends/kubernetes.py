@@ -25,7 +25,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from ..access import SIGN_IN_CONFIGMAP, SignIn, resolve_access
+from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
 from ..config import Settings
 from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
 from ..naming import LABEL_INSTANCE, same_repository, selector_for
@@ -202,10 +202,14 @@ class KubernetesBackend:
             return None
         answer = self._sync_when_serving(settings, key, progress)
         progress(describe_sync(settings.environment, answer))
+        annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
+        access = annotations.get(ANNOTATION_PREFIX + "access")
         return Environment(
             environment=settings.environment, url=settings.url, commit=answer["commit"],
             status="running", namespace=self.namespace, branch=settings.target.branch,
-            pr=settings.target.pr, repository=settings.target.repository,
+            pr=settings.target.pr, repository=settings.target.repository, access=access,
+            access_note=describe_access(access, settings.target.repository),
+            sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
         )  # fmt: skip
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
