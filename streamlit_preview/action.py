@@ -67,7 +67,9 @@ def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> S
 def _is_fork(event: dict[str, Any]) -> bool:
     """A pull request whose head lives in another repository than its base. A head whose
     repository is gone (`head.repo: null`, a deleted fork) counts as a fork: fail closed."""
-    pull = event.get("pull_request") or {}
+    pull = event.get("pull_request")
+    if not isinstance(pull, dict):
+        return False  # not a pull request event at all: refused with its own message
     head_repo = (pull.get("head") or {}).get("repo")
     if not isinstance(head_repo, dict):
         return True

@@ -44,6 +44,8 @@ _INPUT_HELP = {
     "access": "who may open it: org, org:NAME, team:ORG/SLUG, collaborators or public",
     "ephemeral-storage": "local disk the pod may use (request and limit)",
     "workspace-size": "size limit of the pod's /workspace and /tmp volumes",
+    "check": "page: report what the page shows after every open and sync (exit 1 on an app error); none",
+    "check-timeout": "how long a run may take before the page counts as still running (e.g. 30s)",
     "env": "KEY=VALUE for the app (repeatable)",
     "secret-env": "file of KEY=VALUE lines, stored in a Secret (values never on the command line)",
     "cpu": "CPU request and limit (Kubernetes quantity)",
@@ -304,7 +306,11 @@ def run(argv: Sequence[str]) -> int:
         _print_result(closed[0], args.json)
         return 0
     verb = {"open": lifecycle.open_environment, "sync": lifecycle.sync_environment}[args.command]
-    _print_result(verb(backend, settings, _say), args.json)
+    result = verb(backend, settings, _say)
+    _print_result(result, args.json)
+    if result.status == "app error":  # the preview runs; the page shows an exception
+        _say(result.app_error or "app error")
+        return EXIT_FAILURE
     return 0
 
 

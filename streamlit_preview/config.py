@@ -53,6 +53,8 @@ DEFAULTS: dict[str, str] = {
     "access": "",
     "ephemeral-storage": "2Gi",
     "workspace-size": "1Gi",
+    "check": "page",
+    "check-timeout": "30s",
     "env": "",
     "secret-env": "",
     "cpu": "500m",
@@ -100,6 +102,8 @@ class Settings:
     access: Access | None  # as asked; the backend resolves it against the cluster's sign-in
     ephemeral_storage: str
     workspace_size: str
+    check: str  # page: the reloader looks at the page after every start and sync; none
+    check_timeout: int  # seconds a run may take before the page counts as "still running"
     env: dict[str, str]
     cpu: str
     memory: str
@@ -191,6 +195,8 @@ def build_settings(
         access=parse_access(label("access"), value["access"]),
         ephemeral_storage=check.quantity(label("ephemeral-storage"), value["ephemeral-storage"]),
         workspace_size=check.quantity(label("workspace-size"), value["workspace-size"]),
+        check=check.choice(label("check"), value["check"], ("page", "none")),
+        check_timeout=check.duration(label("check-timeout"), value["check-timeout"]),
         env=env,
         secret_env=secret_env,
         approve_label=check.no_control(label("approve-label"), value["approve-label"]),

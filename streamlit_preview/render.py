@@ -169,6 +169,10 @@ def _container_env(settings: Settings) -> list[dict[str, str]]:
         env.append({"name": "PREVIEW_SETUP", "value": settings.setup})
     if settings.setup_watch:
         env.append({"name": "PREVIEW_SETUP_WATCH", "value": "\n".join(settings.setup_watch)})
+    if settings.secret_env:  # names only: the reloader redacts their values from what it reports
+        env.append({"name": "PREVIEW_SECRET_ENV_NAMES", "value": ",".join(settings.secret_env)})
+    env.append({"name": "PREVIEW_CHECK", "value": settings.check})
+    env.append({"name": "PREVIEW_CHECK_TIMEOUT", "value": str(settings.check_timeout)})
     env += [{"name": k, "value": v} for k, v in settings.env.items()]
     env += [{"name": k, "secret_key": f"env-{k}"} for k in settings.secret_env]
     return env

@@ -61,3 +61,23 @@ def sync_request(
     body = json.dumps(payload, separators=(",", ":")).encode()
     headers = {SIGNATURE_HEADER: sign(secret, body), "Content-Type": "application/json"}
     return body, headers
+
+
+TIMESTAMP_HEADER = "X-Preview-Timestamp"
+
+
+def _status_message(timestamp: str) -> bytes:
+    return f"GET /status?detail=1\n{timestamp}".encode()
+
+
+def status_request_headers(secret: bytes) -> dict[str, str]:
+    """Headers of a signed `GET /status?detail=1` (the full detail: app and setup output)."""
+    timestamp = str(int(time.time()))
+    return {TIMESTAMP_HEADER: timestamp, SIGNATURE_HEADER: sign(secret, _status_message(timestamp))}
+
+
+def verify_status_request(secret: bytes, timestamp: str | None, signature: str | None) -> bool:
+    """True for a fresh, correctly signed `GET /status?detail=1`."""
+    if not timestamp or not timestamp.isdigit() or not is_fresh(int(timestamp)):
+        return False
+    return verify_signature(secret, _status_message(timestamp), signature)

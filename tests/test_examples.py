@@ -13,16 +13,15 @@ import yaml
 from tests.fixtures.processes import ROOT
 from tests.fixtures.schemas import crd_schemas, validate_object
 
-# Kinds whose CRD schema is not vendored (cert-manager, the Gateway API Gateway): their
-# objects are checked for shape only. Everything else is validated strictly.
+# Kinds whose CRD schema is not vendored (cert-manager): their objects are checked for shape
+# only. Everything else is validated strictly.
 NO_VENDORED_SCHEMA = {
     ("cert-manager.io/v1", "Certificate"),
-    ("gateway.networking.k8s.io/v1", "Gateway"),
 }
 
 
 def _cluster_objects():  # type: ignore[no-untyped-def]
-    for path in sorted((ROOT / "examples" / "cluster").glob("*.yaml")):
+    for path in sorted((ROOT / "examples" / "cluster").glob("**/*.yaml")):
         for obj in yaml.safe_load_all(path.read_text()):
             if obj:
                 yield pytest.param(obj, id=f"{path.name}:{obj['kind']}/{obj['metadata']['name']}")

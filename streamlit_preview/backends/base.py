@@ -5,8 +5,9 @@ A third backend (a VM over SSH, say) is one new module implementing these four v
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from datetime import datetime
 from typing import Protocol
 
@@ -23,7 +24,7 @@ class Environment:
     environment: str
     url: str | None
     commit: str | None
-    status: str  # running | starting | dead | damaged | closed | missing
+    status: str  # running | app error | starting | dead | damaged | closed | missing
     namespace: str | None = None
     branch: str | None = None
     pr: int | None = None
@@ -33,6 +34,8 @@ class Environment:
     access: str | None = None  # who may see it: `public`, `org:acme`, `team:acme/reviewers`
     access_note: str | None = None  # the same, said for the PR comment
     sign_in_url: str | None = None  # the cluster's shared sign-in, where there is one
+    page_title: str | None = None  # the page's title, from the look after the open or sync
+    app_error: str | None = None  # `app error at app.py:3: NameError: ...` (status "app error")
     pinned: bool = False  # a fork's approved commit: a push never moves it
     private: bool = False  # cloned with a token: a webhook sync needs a lasting one
 
@@ -87,3 +90,42 @@ def raise_if_setup_failed(environment: str, status: dict, url: str | None) -> No
         + (f": {tail}" if tail else "")
         + (f" (the preview runs anyway at {url})" if url else "")
     )
+
+
+PAGE_POLL_SECONDS = 0.2
+
+
+def wait_for_page(
+    fetch_detail: Callable[[], dict], commit: str | None, *, timeout: float
+) -> dict | None:
+    """The reloader's look at the page of `commit` (its signed `/status?detail=1` `page`), once
+    it is done; None when the check is off or did not finish within `timeout`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        status = fetch_detail()
+        page = status.get("page") or {}
+        if page.get("state") == "not_checked" and status.get("commit") == commit:
+            return None
+        if page.get("checked_commit") and page.get("checked_commit") == commit:
+            return page
+        if time.monotonic() > deadline:
+            return None
+        time.sleep(PAGE_POLL_SECONDS)
+
+
+def with_page(environment: Environment, page: dict | None) -> Environment:
+    """The environment as the page check saw it: `app error` with its one line, or the title."""
+    if not page:
+        return environment
+    if page.get("state") == "app_error" and page.get("error"):
+        return replace(environment, status="app error", app_error=describe_app_error(page["error"]),
+                       page_title=page.get("title"))  # fmt: skip
+    return replace(environment, page_title=page.get("title"))
+
+
+def describe_app_error(error: dict) -> str:
+    """`app error at streamlit_app.py:3: NameError: name 'x' is not defined`"""
+    file, line = error.get("file"), error.get("line")
+    where = f" at {file}:{line}" if file and line else (f" in {file}" if file else "")
+    message = (error.get("message") or "").strip().splitlines()
+    return f"app error{where}: {error.get('type')}" + (f": {message[0]}" if message else "")

@@ -28,13 +28,21 @@ from pathlib import Path
 
 import httpx
 
+from ..access import resolve_access
 from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
 from ..naming import same_repository
 from ..processes import process_start_time
 from ..reloader.config import UNWATCHED_NAMES
-from ..signing import sync_request
-from .base import Environment, Progress, describe_sync, raise_if_setup_failed
+from ..signing import status_request_headers, sync_request
+from .base import (
+    Environment,
+    Progress,
+    describe_sync,
+    raise_if_setup_failed,
+    wait_for_page,
+    with_page,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -175,7 +183,10 @@ class LocalBackend:
                 status = "dead"
             else:
                 status = "running" if self._ready(record) else "starting"
-        commit = self._status(record).get("commit") if status != "dead" else None
+        report = self._status(record) if status != "dead" else {}
+        commit = report.get("commit")
+        if (report.get("page") or {}).get("state") == "app_error" and status == "running":
+            status = "app error"
         return Environment(
             environment=record.environment, url=record.url, commit=commit, status=status,
             branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
@@ -207,6 +218,9 @@ class LocalBackend:
         return found
 
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
+        # Local previews listen on 127.0.0.1 only, with no sign-in in front of them.
+        resolve_access(settings.access, sign_in=None, repository=settings.target.repository,
+                       owner_is_org=settings.target.owner_is_org)  # fmt: skip
         with self._locked(settings.environment):
             return self._open(settings, progress)
 
@@ -228,7 +242,7 @@ class LocalBackend:
             self._remove(record)
             raise
         raise_if_setup_failed(settings.environment, self._status(record), record.url)
-        return self._describe(record, "running")
+        return self._with_page(record, self._describe(record, "running"), settings)
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
         with self._locked(settings.environment):
@@ -242,12 +256,31 @@ class LocalBackend:
             if not settings.target.branch:  # restart it on the branch it followed
                 settings = replace(settings, target=replace(settings.target, branch=record.branch))
             return self._open(settings, progress)
-        answer = self._send_sync(record, settings.target.sha)
+        answer = self._send_sync(record, settings.target.sha, git_token=settings.git_token)
         progress(describe_sync(settings.environment, answer))
-        return Environment(
+        synced = Environment(
             environment=record.environment, url=record.url, commit=answer["commit"],
             status="running", branch=record.branch, pr=record.pr, repository=record.repository,
         )  # fmt: skip
+        return self._with_page(record, synced, settings)
+
+    def _with_page(self, record: Record, environment: Environment, settings: Settings) -> Environment:
+        """Wait for the reloader's look at the page of this commit (check: page)."""
+        if settings.check != "page":
+            return environment
+        page = wait_for_page(lambda: self._status_detail(record), environment.commit,
+                             timeout=settings.check_timeout + 15)  # fmt: skip
+        return with_page(environment, page)
+
+    def _status_detail(self, record: Record) -> dict:
+        """The signed `/status?detail=1` ({} when it cannot be read)."""
+        try:
+            key = self._key_path(record.environment).read_bytes()
+            response = self._http.get(f"{record.control}/status", params={"detail": "1"},
+                                      headers=status_request_headers(key.strip()), timeout=5)  # fmt: skip
+            return response.json() if response.status_code == 200 else {}
+        except (OSError, httpx.HTTPError, ValueError):
+            return {}
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         with self._locked(settings.environment):
@@ -300,6 +333,10 @@ class LocalBackend:
             "PREVIEW_CONTROL_PORT": str(control_port),
             "PREVIEW_TERMINATION_LOG": str(self._termination_path(name)),
         }
+        env["PREVIEW_CHECK"] = settings.check
+        env["PREVIEW_CHECK_TIMEOUT"] = str(settings.check_timeout)
+        if settings.secret_env:  # names only: the reloader redacts their values
+            env["PREVIEW_SECRET_ENV_NAMES"] = ",".join(settings.secret_env)
         if settings.data_size:  # a folder under the state folder, kept across restarts
             data = self.state_dir / "data" / name
             data.mkdir(parents=True, exist_ok=True)

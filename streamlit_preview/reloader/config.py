@@ -44,6 +44,9 @@ class ReloaderSettings:
     setup: str | None = None  # a shell command run in the checkout before Streamlit starts
     setup_watch: tuple[str, ...] = ()  # globs: a sync that changes a match runs setup again
     pin: str | None = None  # serve exactly this commit (fork previews); never follow the branch
+    check: str = "page"  # page: look at the page after every start and sync; none: do not
+    check_timeout: float = 30.0  # seconds a run may take before the page counts as "still running"
+    secret_env_names: tuple[str, ...] = ()  # variables holding secret-env values: redacted
 
     @property
     def app_path(self) -> Path:
@@ -128,6 +131,16 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=e("PREVIEW_PIN"),
         help="serve exactly this commit and move only to commits a sync names (PREVIEW_PIN)",
     )
+    parser.add_argument(
+        "--check",
+        default=e("PREVIEW_CHECK", "page"),
+        help="page: open a session after every start and sync and report what the page shows; none (PREVIEW_CHECK)",
+    )
+    parser.add_argument(
+        "--check-timeout",
+        default=e("PREVIEW_CHECK_TIMEOUT", "30"),
+        help="seconds a run may take before the page counts as still running (PREVIEW_CHECK_TIMEOUT)",
+    )
     return parser  # fmt: skip
 
 
@@ -161,6 +174,11 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> ReloaderS
         setup=args.setup.strip() if args.setup and args.setup.strip() else None,
         setup_watch=tuple(g.strip() for g in args.setup_watch.splitlines() if g.strip()),
         pin=_check_pin(args.pin),
+        check=validation.choice("PREVIEW_CHECK", args.check, ("page", "none")),
+        check_timeout=float(validation.duration("PREVIEW_CHECK_TIMEOUT", args.check_timeout)),
+        secret_env_names=tuple(
+            n for n in (environ.get("PREVIEW_SECRET_ENV_NAMES") or "").split(",") if n
+        ),
     )
 
 

@@ -17,7 +17,14 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from ..errors import SyncError, UnknownCommitError
-from ..signing import SIGNATURE_HEADER, is_commit_sha, is_fresh, verify_signature
+from ..signing import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    is_commit_sha,
+    is_fresh,
+    verify_signature,
+    verify_status_request,
+)
 from .service import Reloader
 
 logger = logging.getLogger(__name__)
@@ -87,6 +94,13 @@ def build_app(
         )
 
     async def status(request: Request) -> Response:
+        if request.query_params.get("detail") in ("1", "true"):
+            if not verify_status_request(
+                reloader.settings.webhook_secret,
+                request.headers.get(TIMESTAMP_HEADER), request.headers.get(SIGNATURE_HEADER),
+            ):  # fmt: skip
+                return _error(401, "the detail needs a fresh signature")
+            return JSONResponse(reloader.status(detail=True))
         return JSONResponse(reloader.status())
 
     async def healthz(request: Request) -> Response:

@@ -8,7 +8,9 @@ rerun, or a restart.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,7 +18,10 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
+import websockets
+
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
+from ..redact import Redactor, toml_values
 from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import (
@@ -27,6 +32,8 @@ from .deps import (
     read_requirements,
 )
 from .gitsync import Changes, Checkout, public_url
+from .pagecheck import AppError, check_page
+from .pagestate import PageState
 from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import Supervisor
@@ -75,6 +82,8 @@ class Reloader:
         self.phase = "cloning"  # cloning → installing requirements → starting → serving
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
+        self.page = PageState()
+        self._check_task: asyncio.Task[None] | None = None
 
     # -- start --------------------------------------------------------------------------
 
@@ -111,6 +120,7 @@ class Reloader:
         if self._app_runnable():
             await self.supervisor.start()
         self.phase = "serving"
+        self.schedule_page_check()
 
     async def _run_setup(self) -> None:
         """The `setup` command, if any, with the app's environment; a failure is reported."""
@@ -150,6 +160,8 @@ class Reloader:
                 f"this preview is pinned to {self.commit[:12]}: a sync must name the commit to serve"
             )
         outcome = await self._sync(sha)
+        if outcome.changed or outcome.restarted or self.page.checked_commit != outcome.commit:
+            self.schedule_page_check()
         if sha is not None and sha in outcome.unknown:
             where = (
                 "in the repository" if self.settings.pin else f"on branch {self.settings.branch!r}"
@@ -301,6 +313,45 @@ class Reloader:
         path = self._app_file()
         return path is not None and path.is_file()
 
+    # -- the page, as a visitor sees it ------------------------------------------------
+
+    def schedule_page_check(self) -> None:
+        """Look at the page in the background (a newer look replaces an older one)."""
+        if self.settings.check != "page" or self.commit is None:
+            return
+        if self._check_task is not None and not self._check_task.done():
+            self._check_task.cancel()
+        self.page = PageState(state="checking", commit=self.commit)
+        self._check_task = asyncio.get_running_loop().create_task(self._check_page(self.commit))
+        self._background.add(self._check_task)
+        self._check_task.add_done_callback(self._background.discard)
+
+    async def _check_page(self, commit: str) -> None:
+        if self.requirements_failed:
+            line = (self.last_error or "the requirements did not install").strip().splitlines()[-1]
+            self.page = PageState.found(commit, [AppError("RequirementsError", line, "requirements.txt", None)],
+                                        title=None, note=None)  # fmt: skip
+            return
+        if not await self.supervisor.wait_running(RESTART_WAIT_SECONDS):
+            self.page = PageState(
+                state="not_checked", commit=commit, note="Streamlit is not running"
+            )
+            return
+        try:
+            seen = await check_page(self.supervisor.options.local_base, workdir=self.settings.workdir,
+                                    app=self.settings.app, timeout=self.settings.check_timeout)  # fmt: skip
+        except (OSError, websockets.exceptions.WebSocketException) as exc:
+            self.page = PageState(
+                state="not_checked",
+                commit=commit,
+                note=f"could not open a session: {type(exc).__name__}",
+            )
+            return
+        note = None if seen.finished else "still running"
+        self.page = PageState.found(commit, seen.errors, title=seen.title, note=note)
+        if seen.errors:
+            logger.warning("%s", seen.errors[0].one_line())
+
     # -- views --------------------------------------------------------------------------
 
     async def ready(self) -> bool:
@@ -308,9 +359,35 @@ class Reloader:
             self.checkout.exists() and self.commit is not None and await self.supervisor.healthy()
         )
 
-    def status(self) -> dict[str, object]:
+    def redactor(self) -> Redactor:
+        """Every secret value this reloader knows: the git token, `st.secrets`' values and the
+        `secret-env` variables named in PREVIEW_SECRET_ENV_NAMES."""
+        values = [self.checkout.token or ""]
+        values += [os.environ.get(name, "") for name in self.settings.secret_env_names]
+        if self.settings.secrets_file is not None:
+            with contextlib.suppress(OSError):
+                values += toml_values(self.settings.secrets_file.read_text())
+        return Redactor(values)
+
+    def _public_error(self, last_error: str | None) -> str | None:
+        """`last_error` without what an app, a setup script or pip printed."""
+        if last_error is None:
+            return None
+        if self.setup.error and last_error == self.setup.error:
+            return f"setup exited with {self.setup.exit_code} (the output is in /status?detail=1)"
+        if self.requirements_failed:
+            return "the requirements did not install (pip's output is in /status?detail=1)"
+        return self.redactor()(last_error)
+
+    def status(self, *, detail: bool = False) -> dict[str, object]:
+        """`/status`. Without `detail` (no signature needed): states and exception types, no
+        output of the app, setup or pip. With it: their redacted tails too."""
         sup = self.supervisor
         last_error = self.last_error or (sup.last_exit if sup.state == "crashed" else None)
+        redact = self.redactor()
+        setup = self.setup.as_dict() if self.settings.setup else None
+        if setup is not None:
+            setup["tail"] = [redact(line) for line in self.setup.tail] if detail else None
         return {
             "commit": self.commit,
             "branch": self.settings.branch,
@@ -320,9 +397,12 @@ class Reloader:
             "phase": self.phase,
             "fetches": self.checkout.fetches,
             "syncs": self._sync.runs,
-            "last_error": last_error,
+            "last_error": redact(last_error)
+            if detail and last_error
+            else self._public_error(last_error),
             "requirements": self.requirements is not None,
-            "setup": self.setup.as_dict() if self.settings.setup else None,
+            "setup": setup,
+            "page": self.page.as_dict(detail=detail, redact=redact),
             "versions": component_versions(self.environment.package_version("streamlit")),
             "streamlit": {
                 "state": sup.state,

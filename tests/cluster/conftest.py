@@ -124,3 +124,52 @@ def objects_of(kube: ClusterAccess, environment: str) -> dict[str, list[str]]:
 
 
 __all__ = ["NAMESPACE", "NODE_IP", "ClusterAccess", "objects_of"]
+
+
+# -- the edge: router, sign-in, a reviewer's browser (tests/cluster/test_edge.py) ----------
+
+
+@pytest.fixture
+def edge(kube: ClusterAccess) -> dict[str, str]:
+    if not kube.edge:
+        pytest.skip("this cluster has no router and sign-in exported (scripts/cluster up does)")
+    return kube.edge
+
+
+@pytest.fixture
+def reviewer_browser(edge) -> Iterator:  # type: ignore[no-untyped-def]
+    """Chromium that resolves the preview domain to the router and trusts the cluster's CA."""
+    from playwright.sync_api import sync_playwright
+
+    from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+    from tests.fixtures.edge import spki
+
+    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP *.{edge['PREVIEW_DOMAIN']} {edge['ROUTER_IP']}",
+            f"--ignore-certificate-errors-spki-list={spki(edge['PREVIEW_CA'])}"]  # fmt: skip
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[no-untyped-def]
+    """(backend, open_preview(pr, **inputs)) on the edge's domain; all closed afterwards."""
+    from streamlit_preview import lifecycle
+    from streamlit_preview.backends.kubernetes import KubernetesBackend
+    from streamlit_preview.config import build_settings, make_target
+
+    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
+    opened = []
+
+    def open_preview(pr: int, repository: str = "acme/shop", **inputs: str):  # type: ignore[no-untyped-def]
+        target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
+                             branch="main", pr=pr, sha=None)  # fmt: skip
+        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image,
+                                   "wait-timeout": "3m"} | inputs, target)  # fmt: skip
+        opened.append(settings)
+        return settings, lifecycle.open_environment(backend, settings, lambda _: None)
+
+    yield backend, open_preview
+    for settings in opened:
+        lifecycle.close_environment(backend, settings, lambda _: None)

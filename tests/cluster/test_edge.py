@@ -10,21 +10,14 @@ Envoy cannot be built here.
 from __future__ import annotations
 
 import base64
-import hashlib
-import ssl
-import subprocess
 import time
-from collections.abc import Iterator
 from urllib.parse import urlsplit
 
-import httpx
 import pytest
 
 from streamlit_preview import lifecycle
-from streamlit_preview.backends.kubernetes import KubernetesBackend
-from streamlit_preview.config import build_settings, make_target
-from tests.cluster.conftest import NAMESPACE, ClusterAccess
-from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.cluster.conftest import NAMESPACE
+from tests.fixtures.edge import router_client, wait_for_route
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 APP = "import streamlit as st\nst.title('Edge preview')\nst.write('version {n}')\n"
@@ -32,80 +25,6 @@ APP = "import streamlit as st\nst.title('Edge preview')\nst.write('version {n}')
 
 def quiet(_: str) -> None:
     pass
-
-
-@pytest.fixture
-def edge(kube: ClusterAccess) -> dict[str, str]:
-    if not kube.edge:
-        pytest.skip("this cluster has no router and sign-in exported (scripts/cluster up does)")
-    return kube.edge
-
-
-def _spki(ca_path: str) -> str:
-    """The CA's public-key hash, which Chromium is told to trust (as if the CA were installed)."""
-    der = subprocess.run(
-        f"openssl x509 -in {ca_path} -pubkey -noout | openssl pkey -pubin -outform der",
-        shell=True, check=True, capture_output=True,
-    ).stdout  # fmt: skip
-    return base64.b64encode(hashlib.sha256(der).digest()).decode()
-
-
-@pytest.fixture
-def reviewer_browser(edge) -> Iterator:  # type: ignore[no-untyped-def]
-    """Chromium that resolves the preview domain to the router and trusts the cluster's CA."""
-    from playwright.sync_api import sync_playwright
-
-    args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP *.{edge['PREVIEW_DOMAIN']} {edge['ROUTER_IP']}",
-            f"--ignore-certificate-errors-spki-list={_spki(edge['PREVIEW_CA'])}"]  # fmt: skip
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield browser
-        browser.close()
-
-
-def _client(edge: dict[str, str]) -> httpx.Client:
-    """An HTTP client that reaches every host of the domain at the router, trusting the CA."""
-
-    def to_router(request: httpx.Request) -> None:
-        request.extensions["sni_hostname"] = request.url.host
-        request.headers["Host"] = request.url.host
-        request.url = request.url.copy_with(host=edge["ROUTER_IP"])
-
-    return httpx.Client(
-        verify=ssl.create_default_context(cafile=edge["PREVIEW_CA"]),
-        timeout=20,
-        event_hooks={"request": [to_router]},
-    )
-
-
-@pytest.fixture
-def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[no-untyped-def]
-    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
-    opened = []
-
-    def open_preview(pr: int, repository: str = "acme/shop", **inputs: str):  # type: ignore[no-untyped-def]
-        target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
-                             branch="main", pr=pr, sha=None)  # fmt: skip
-        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image,
-                                   "wait-timeout": "3m"} | inputs, target)  # fmt: skip
-        opened.append(settings)
-        return settings, lifecycle.open_environment(backend, settings, quiet)
-
-    yield backend, open_preview
-    for settings in opened:
-        lifecycle.close_environment(backend, settings, quiet)
-
-
-def _wait_for_route(
-    client: httpx.Client, url: str, *, want: int = 200, timeout: float = 30
-) -> httpx.Response:
-    """Traefik picks up a new route within a second or two of its apply."""
-    deadline = time.monotonic() + timeout
-    while True:
-        response = client.get(url)
-        if response.status_code == want or time.monotonic() > deadline:
-            return response
-        time.sleep(0.3)
 
 
 @pytest.mark.parametrize("router", ["ingress", "gateway-api"])
@@ -117,8 +36,8 @@ def test_a_public_preview_through_the_router(router, remote, previews, reviewer_
     )
     url = opened.url
     assert url == f"https://{settings.environment}.{edge['PREVIEW_DOMAIN']}/"
-    with _client(edge) as client:
-        assert _wait_for_route(client, url).status_code == 200
+    with router_client(edge) as client:
+        assert wait_for_route(client, url).status_code == 200
         plain = client.get(url.replace("https://", "http://"))
         assert plain.status_code in (301, 302, 307, 308) and plain.headers["location"].startswith(
             "https://"
@@ -145,7 +64,7 @@ def test_a_public_preview_through_the_router(router, remote, previews, reviewer_
             assert "commit" not in signed.text
 
         lifecycle.close_environment(backend, settings, quiet)
-        assert _wait_for_route(client, url, want=404).status_code == 404
+        assert wait_for_route(client, url, want=404).status_code == 404
 
 
 def _sign_in_as(page, login: str, deep_link: str) -> None:  # type: ignore[no-untyped-def]
@@ -163,9 +82,9 @@ def test_protected_previews_need_the_right_people(remote, previews, reviewer_bro
     assert org_preview.access == "org:acme" and team_preview.access == "team:acme/reviewers"
     deep_link = org_preview.url + "?tab=charts"
 
-    with _client(edge) as client:
+    with router_client(edge) as client:
         for url in (org_preview.url, team_preview.url):
-            anonymous = _wait_for_route(client, url, want=302)
+            anonymous = wait_for_route(client, url, want=302)
             assert anonymous.status_code == 302  # sent to sign in, never the app
             assert anonymous.headers["location"].startswith(edge["GITHUB_OAUTH_URL"])
             assert "Edge preview" not in anonymous.text
@@ -198,14 +117,14 @@ def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
     remote.commit({"streamlit_app.py": APP.format(n=1)})
     _, open_preview = previews
     settings, opened = open_preview(31, router="ingress")
-    with _client(edge) as client:  # protected while whole
-        assert _wait_for_route(client, opened.url, want=302).status_code == 302
+    with router_client(edge) as client:  # protected while whole
+        assert wait_for_route(client, opened.url, want=302).status_code == 302
     with kube.client() as admin:
         for suffix in ("-access", "-sign-in", "-refused"):
             admin.delete(
                 f"/apis/traefik.io/v1alpha1/namespaces/{NAMESPACE}/middlewares/{settings.environment}{suffix}"
             )
-    with _client(edge) as client:
+    with router_client(edge) as client:
         time.sleep(3)  # Traefik's watch sees the deletion
         for _ in range(5):
             answer = client.get(opened.url)

@@ -90,7 +90,7 @@ def test_failed_install_keeps_previous_app_and_reports(remote, reloader):
     body = reloader.sync(bad).json()
 
     assert body["restarted"] is False
-    status = reloader.status()
+    status = reloader.status(detail=True)
     assert "installing requirements failed" in status["last_error"]
     assert status["streamlit"]["pid"] == pid and status["streamlit"]["state"] == "running"
 

@@ -17,10 +17,10 @@ def test_a_failed_install_is_retried_at_the_next_sync_until_it_works(tmp_path, r
     )
 
     assert reloader.sync(new).status_code == 200
-    assert "installing requirements failed" in (reloader.status()["last_error"] or "")
+    assert "installing requirements failed" in (reloader.status(detail=True)["last_error"] or "")
 
     assert reloader.sync().status_code == 200  # nothing new, the wheel still missing
-    assert "installing requirements failed" in (reloader.status()["last_error"] or "")
+    assert "installing requirements failed" in (reloader.status(detail=True)["last_error"] or "")
 
     make_wheel(wheels, "previewdep", "1.0", "GREETING = 'installed at last'\n")
     assert reloader.sync().status_code == 200
@@ -55,5 +55,5 @@ def test_requirements_never_read_outside_the_repository(tmp_path, remote, reload
         new = remote.commit({"requirements.txt": line + "\n"})
         assert reloader.sync(new).status_code == 200
         status = reloader.http.get("/status").text
-        assert "outside the repository" in reloader.status()["last_error"], line
+        assert "outside the repository" in reloader.status(detail=True)["last_error"], line
         assert "top-secret-line" not in status and "root:" not in status
