@@ -18,7 +18,7 @@ from . import lifecycle, validation
 from .backends.base import Backend, Environment
 from .config import DEFAULTS, MODES, Settings, build_settings, make_target, parse_kubeconfig
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
-from .github import GitHub, Report
+from .github import CommentState, GitHub, Report
 from .runner import Runner
 
 # pull_request actions → mode, for `mode: auto`.
@@ -146,7 +146,7 @@ def _fork_settings(
         client.remove_label(target.pr, label)
         if settings.comment:
             client.upsert_comment(target.pr, Report(
-                environment=settings.environment, state="waiting for approval", url=settings.url,
+                environment=settings.environment, state=CommentState.WAITING, url=settings.url,
                 commit=None, log_url=runner.run_url,
                 detail=f"New commits were pushed from the fork: someone with write access must add the "
                        f"`{label}` label again to preview them. The preview keeps the approved commit.",
@@ -217,6 +217,9 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
                 raise
             reporter.succeeded(env)
     _write_outputs(runner, settings, env, reporter)
+    if env.status == "app error":  # the preview runs, but its page shows an exception
+        runner.error(env.app_error or "app error", title="streamlit-preview: app error")
+        return EXIT_FAILURE
     return 0
 
 
@@ -237,14 +240,18 @@ class _Reporter:
             self.runner.warning(f"could not {what}: {exc}", title="streamlit-preview")
             return None
 
-    def _comment(self, state: str, env: Environment | None, detail: str | None = None) -> None:
+    def _comment(
+        self, state: CommentState, env: Environment | None, *, detail: str | None = None,
+        output: str | None = None,
+    ) -> None:  # fmt: skip
         if not self.settings.comment:
             return
         report = Report(
             environment=self.settings.environment, state=state,
             url=(env.url if env else None) or self.settings.url,
             commit=(env.commit if env else None) or self.settings.target.sha,
-            log_url=self.runner.run_url, detail=detail,
+            log_url=self.runner.run_url, detail=detail, output=output,
+            title=env.page_title if env else None,
             access=env.access_note if env else None,
             public_for_want_of_sign_in=bool(env and env.access == "public" and not env.sign_in_url),
         )  # fmt: skip
@@ -253,7 +260,17 @@ class _Reporter:
             lambda: self.github.upsert_comment(self.settings.target.pr, report),
         )
 
+    def _status(self, state: CommentState, *, url: str | None = None, description: str) -> None:
+        status = state.deployment_status
+        if self.deployment_id is None or status is None:
+            return
+        self._safely(f"mark the Deployment {status}", lambda: self.github.set_status(
+            self.deployment_id, status, log_url=self.runner.run_url, environment_url=url,
+            description=description,
+        ))  # fmt: skip
+
     def started(self) -> None:
+        """Before the rollout wait: the Deployment is in progress, the comment says building."""
         if self.settings.deployment and self.settings.target.sha:
             self.deployment_id = self._safely(
                 "create a GitHub Deployment",
@@ -262,28 +279,35 @@ class _Reporter:
                     description=f"Streamlit preview of #{self.settings.target.pr}",
                 ),
             )  # fmt: skip
+        self._comment(CommentState.BUILDING, None)
 
     def succeeded(self, env: Environment) -> None:
+        """It serves: ready, or an app error when the page shows an exception."""
+        if env.status == "app error":
+            self._status(CommentState.APP_ERROR, description=(env.app_error or "app error")[:140])
+            self._comment(CommentState.APP_ERROR, env, detail="The preview runs, and its page shows an exception:",
+                          output=env.app_error)  # fmt: skip
+            return
+        self._status(
+            CommentState.READY, url=env.url, description=f"live at {(env.commit or '')[:12]}"
+        )
         if self.deployment_id is not None:
-            self._safely("mark the Deployment successful", lambda: self.github.set_status(
-                self.deployment_id, "success", log_url=self.runner.run_url, environment_url=env.url,
-                description=f"live at {(env.commit or '')[:12]}",
-            ))  # fmt: skip
             self._safely("retire earlier Deployments", lambda: self.github.deactivate_others(
                 self.settings.environment, keep=self.deployment_id, log_url=self.runner.run_url))  # fmt: skip
-        self._comment("ready", env)
+        self._comment(CommentState.READY, env)
 
     def failed(self, reason: str) -> None:
-        if self.deployment_id is not None:
-            self._safely("mark the Deployment failed", lambda: self.github.set_status(
-                self.deployment_id, "failure", log_url=self.runner.run_url, description=reason))  # fmt: skip
-        self._comment("failed", None, detail=reason)
+        """It did not come up at all."""
+        self._status(CommentState.FAILED, description=reason)
+        self._comment(
+            CommentState.FAILED, None, detail="The preview did not come up:", output=reason
+        )
 
     def closed(self, env: Environment) -> None:
         if self.settings.deployment:
             self._safely("retire the Deployments", lambda: self.github.deactivate_others(
                 self.settings.environment, keep=None, log_url=self.runner.run_url))  # fmt: skip
-        self._comment("closed", env)
+        self._comment(CommentState.CLOSED, env)
 
 
 def _write_outputs(

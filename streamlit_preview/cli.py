@@ -220,7 +220,8 @@ def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     )  # fmt: skip
     # render prints Kubernetes manifests, so it checks them as a Kubernetes open does;
     # close deletes by label and needs no route.
-    needs_route = (args.backend == "kubernetes" or args.command == "render") and mode != "close"
+    # sync of an existing preview reads its host from the preview itself.
+    needs_route = (args.backend == "kubernetes" and mode == "open") or args.command == "render"
     return build_settings(
         _inputs_from(args) | {"mode": mode}, target, label=_flag,
         needs_route=needs_route, git_token=os.environ.get("GITHUB_TOKEN") or None,

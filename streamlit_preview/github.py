@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
 
@@ -17,6 +18,7 @@ import httpx
 import tenacity
 
 from .errors import ServiceError
+from .redact import code_block, tail
 
 logger = logging.getLogger(__name__)
 
@@ -47,16 +49,47 @@ def _wait(retry_state: tenacity.RetryCallState) -> float:
     return min(0.5 * 2 ** (retry_state.attempt_number - 1), MAX_WAIT_SECONDS)
 
 
+class CommentState(StrEnum):
+    """The comment's states, each with its icon and the Deployment status it sets."""
+
+    BUILDING = "building"
+    READY = "ready"
+    APP_ERROR = "app error"
+    FAILED = "failed"
+    CLOSED = "closed"
+    WAITING = "waiting for approval"
+
+    @property
+    def icon(self) -> str:
+        return _ICONS[self]
+
+    @property
+    def deployment_status(self) -> str | None:
+        return _DEPLOYMENT_STATUSES.get(self)
+
+
+_ICONS = {
+    CommentState.BUILDING: "🟡", CommentState.READY: "🟢", CommentState.APP_ERROR: "🟠",
+    CommentState.FAILED: "🔴", CommentState.CLOSED: "⚪", CommentState.WAITING: "🔒",
+}  # fmt: skip
+_DEPLOYMENT_STATUSES = {
+    CommentState.BUILDING: "in_progress", CommentState.READY: "success",
+    CommentState.APP_ERROR: "failure", CommentState.FAILED: "error",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class Report:
     """What the comment and the deployment status say."""
 
     environment: str
-    state: str  # ready | failed | closed | in progress
+    state: CommentState
     url: str | None
     commit: str | None
     log_url: str | None
-    detail: str | None = None
+    detail: str | None = None  # our own words
+    output: str | None = None  # what the app or the rollout said: shown as a code block only
+    title: str | None = None  # the page's title (ready)
     access: str | None = None  # who can see it, said for people
     public_for_want_of_sign_in: bool = False  # the cluster declares no sign-in
 
@@ -244,25 +277,25 @@ PROTECT_DOCS = "https://github.com/streamlit-preview/streamlit-preview/blob/v1/d
 
 
 def render_comment(report: Report) -> str:
-    """The comment's markdown: what a reviewer needs at a glance."""
-    icon = {
-        "ready": "🟢",
-        "failed": "🔴",
-        "closed": "⚪",
-        "in progress": "🟡",
-        "waiting for approval": "🔒",
-    }.get(report.state, "")
+    """The comment's markdown: what a reviewer needs at a glance, and never more than the page
+    does: a failed or erroring preview's URL is not presented as a working preview."""
+    state = report.state
+    live = state in (CommentState.READY, CommentState.BUILDING)
     lines = []
-    if report.public_for_want_of_sign_in and report.state != "closed":
+    if report.public_for_want_of_sign_in and state is not CommentState.CLOSED:
         lines += [
             f"> **This preview is public**: anyone with its link can open it. [Protect previews]({PROTECT_DOCS})",
             "",
         ]
-    lines += [f"### {icon} Streamlit preview: {report.state}", ""]
+    lines += [f"### {state.icon} Streamlit preview: {state.value}", ""]
     lines += ["| | |", "|---|---|"]
-    if report.url and report.state != "closed":
+    if report.url and live:
         lines.append(f"| **URL** | {report.url} |")
-    if report.access and report.state != "closed":
+    elif report.url and state is CommentState.APP_ERROR:
+        lines.append(f"| **URL** | {report.url} (it shows the error below) |")
+    if report.title and state is CommentState.READY:
+        lines.append(f"| **Page** | {_plain(report.title)} |")
+    if report.access and state is not CommentState.CLOSED:
         lines.append(f"| **Who can see it** | {report.access} |")
     lines.append(f"| **Environment** | `{report.environment}` |")
     if report.commit:
@@ -272,6 +305,17 @@ def render_comment(report: Report) -> str:
         lines.append(f"| **Log** | [workflow run]({report.log_url}) |")
     if report.detail:
         lines += ["", f"> {report.detail}"]
-    if report.state == "closed":
+    if report.output:
+        lines += ["", code_block(tail(report.output))]
+    if state is CommentState.BUILDING:
+        lines += ["", "The preview is starting; this comment changes when it serves."]
+    if state is CommentState.CLOSED:
         lines += ["", "The pull request is closed: the preview and everything it used are deleted."]
     return "\n".join(lines) + "\n"
+
+
+def _plain(text: str) -> str:
+    """A title as plain text in a table cell: no markdown, mentions or pipes from the app."""
+    return "".join(ch for ch in text if ch.isprintable())[:100].translate(
+        {ord(c): f"\\{c}" for c in "\\`*_[]()<>|#!@~"}
+    )

@@ -28,6 +28,10 @@ def sync_environment(backend: Backend, settings: Settings, progress: Progress) -
     if synced is not None:
         return synced
     _require_branch(settings, "sync")
+    if backend.name == "kubernetes" and settings.router != "none" and not settings.domain:
+        raise InputError(
+            "domain", f"required to open {settings.environment}, which does not exist yet"
+        )
     progress(f"{settings.environment} does not exist yet; opening it instead")
     return backend.open(settings, progress=progress)
 

@@ -12,9 +12,11 @@ from __future__ import annotations
 import base64
 import json
 import logging
+import os
 import secrets
 import time
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
@@ -29,13 +31,32 @@ from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
 from ..config import Settings
 from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
 from ..naming import LABEL_INSTANCE, same_repository, selector_for
-from ..render import ALL_KINDS, ANNOTATION_PREFIX, KINDS, WEBHOOK_KEY, render_manifests
-from ..signing import sync_request
-from .base import Environment, Progress, describe_sync, raise_if_setup_failed
+from ..render import (
+    ALL_KINDS,
+    ANNOTATION_PREFIX,
+    GIT_TOKEN,
+    KINDS,
+    WEBHOOK_KEY,
+    annotations_for,
+    render_manifests,
+)
+from ..signing import status_request_headers, sync_request
+from .base import (
+    Environment,
+    Progress,
+    describe_sync,
+    raise_if_setup_failed,
+    wait_for_page,
+    with_page,
+)
 
 logger = logging.getLogger(__name__)
 
 FIELD_MANAGER = "streamlit-preview"
+NO_KUBECONFIG = (
+    "empty, and there is no in-cluster or local config: runs that get no secrets (Dependabot's,"
+    " forks') have none; see docs/troubleshooting.md#the-kubeconfig-is-empty"
+)
 REQUEST_TIMEOUT_SECONDS = 30
 SYNC_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 2.0
@@ -79,6 +100,9 @@ class KubernetesBackend:
                 try:
                     kubernetes.config.load_incluster_config(client_configuration=configuration)
                 except ConfigException:
+                    path = Path(os.environ.get("KUBECONFIG") or Path.home() / ".kube" / "config")
+                    if not path.is_file() or not path.read_text().strip():
+                        raise InputError("kubeconfig", NO_KUBECONFIG) from None
                     kubernetes.config.load_kube_config(client_configuration=configuration)
         except (ConfigException, OSError, TypeError, KeyError, ValueError) as exc:
             raise InputError("kubeconfig", f"cannot load it: {exc}") from None
@@ -187,12 +211,21 @@ class KubernetesBackend:
         if not settings.target.sha:
             commit = status.get("commit")
         raise_if_setup_failed(settings.environment, status, settings.url)
-        return Environment(
+        opened = Environment(
             environment=settings.environment, url=settings.url, commit=commit, status="running",
             namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,
             repository=settings.target.repository, access=access.text,
             access_note=access.describe(), sign_in_url=sign_in.url if sign_in else None,
         )  # fmt: skip
+        return self._with_page(settings, key, opened)
+
+    def _with_page(self, settings: Settings, key: str, environment: Environment) -> Environment:
+        """Wait for the reloader's look at the page of this commit (check: page)."""
+        if settings.check != "page":
+            return environment
+        page = wait_for_page(lambda: self._reloader_status(settings, key=key), environment.commit,
+                             timeout=settings.check_timeout + 15)  # fmt: skip
+        return with_page(environment, page)
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
         secret = self._read_secret(settings)
@@ -200,17 +233,22 @@ class KubernetesBackend:
         key = _webhook_key(secret)
         if key is None:
             return None
+        if settings.git_token:
+            self._refresh_git_token(settings, progress)
         answer = self._sync_when_serving(settings, key, progress)
         progress(describe_sync(settings.environment, answer))
+        self._extend_ttl(settings)
         annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
         access = annotations.get(ANNOTATION_PREFIX + "access")
-        return Environment(
-            environment=settings.environment, url=settings.url, commit=answer["commit"],
-            status="running", namespace=self.namespace, branch=settings.target.branch,
+        synced = Environment(
+            environment=settings.environment, url=annotations.get(ANNOTATION_PREFIX + "url") or settings.url,
+            commit=answer["commit"], status="running", namespace=self.namespace,
+            branch=annotations.get(ANNOTATION_PREFIX + "branch") or settings.target.branch,
             pr=settings.target.pr, repository=settings.target.repository, access=access,
             access_note=describe_access(access, settings.target.repository),
             sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
         )  # fmt: skip
+        return self._with_page(settings, key, synced)
 
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         self._check_owner(self._read_secret(settings), settings)
@@ -296,6 +334,42 @@ class KubernetesBackend:
             progress(f"deleted {kind} {self.namespace}/{item_name}")
             count += 1
         return count
+
+    def _merge_patch(self, kind: str, name: str, patch: dict[str, Any]) -> None:
+        api, plural = _PLURALS[kind]
+        self._call(
+            "PATCH", f"{_collection_path(api, plural, self.namespace)}/{name}", body=patch,
+            headers={"Content-Type": "application/merge-patch+json"},
+        )  # fmt: skip
+
+    def _refresh_git_token(self, settings: Settings, progress: Progress) -> None:
+        """Put the job's fresh token in the Secret first: a pod that starts again (or never
+        cloned: its first clone was refused) reads it from there. A pod stuck on a refused
+        clone is replaced now instead of at its next back-off."""
+        encoded = base64.b64encode(settings.git_token.encode()).decode()  # type: ignore[union-attr]
+        self._merge_patch("Secret", settings.environment, {"data": {GIT_TOKEN: encoded}})
+        pods = self._pods(settings.environment)
+        stuck = _termination_messages(pods) or [
+            r for r in _waiting_reasons(pods) if r.startswith("CrashLoopBackOff")
+        ]
+        if stuck:
+            progress(
+                f"{settings.environment}: its pod failed ({stuck[0]}); starting it again with the fresh token"
+            )
+            for pod in pods:
+                self._call("DELETE", f"/api/v1/namespaces/{self.namespace}/pods/{pod['metadata']['name']}",
+                           allow=(404,))  # fmt: skip
+            time.sleep(POLL_SECONDS)
+            self._wait_for_rollout(settings, progress)
+
+    def _extend_ttl(self, settings: Settings) -> None:
+        """`ttl` counts from the last activity: every sync moves `expires-at`."""
+        if not settings.ttl_seconds:
+            return
+        expires = annotations_for(settings)[ANNOTATION_PREFIX + "expires-at"]
+        patch = {"metadata": {"annotations": {ANNOTATION_PREFIX + "expires-at": expires}}}
+        for kind in ("Deployment", "Secret"):
+            self._merge_patch(kind, settings.environment, patch)
 
     def _prune(self, name: str, rendered: list[dict[str, Any]], progress: Progress) -> None:
         """Delete the routes and access objects an earlier open made and this one did not
@@ -477,12 +551,15 @@ class KubernetesBackend:
                     return f"{endpoint['addresses'][0]}:{ports['control']}"
         raise PodNotServingError(f"{name}: no ready pod behind its Service")
 
-    def _reloader_status(self, settings: Settings) -> dict[str, Any]:
-        """The reloader's /status through the service proxy ({} if it cannot be read)."""
+    def _reloader_status(self, settings: Settings, *, key: str | None = None) -> dict[str, Any]:
+        """The reloader's /status through the service proxy ({} if it cannot be read); with
+        `key`, its signed detail (`/status?detail=1`)."""
         status, data = self._call(
             "GET",
             f"/api/v1/namespaces/{self.namespace}/services/{quote(settings.environment)}:control/proxy/status",
-            allow=(403, 404, 503),
+            query=[("detail", "1")] if key else None,
+            headers=status_request_headers(key.encode()) if key else None,
+            allow=(401, 403, 404, 502, 503),
         )  # fmt: skip
         return data if status == 200 and isinstance(data, dict) else {}
 

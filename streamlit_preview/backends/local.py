@@ -264,7 +264,9 @@ class LocalBackend:
         )  # fmt: skip
         return self._with_page(record, synced, settings)
 
-    def _with_page(self, record: Record, environment: Environment, settings: Settings) -> Environment:
+    def _with_page(
+        self, record: Record, environment: Environment, settings: Settings
+    ) -> Environment:
         """Wait for the reloader's look at the page of this commit (check: page)."""
         if settings.check != "page":
             return environment

@@ -112,14 +112,17 @@ class Checkout:
 
     # -- git plumbing -------------------------------------------------------------------
 
-    def _env(self) -> dict[str, str]:
+    def _env(self, *, credentials: bool = True) -> dict[str, str]:
+        """git's environment. `credentials`: the token too, for the short-lived clone and
+        fetch children only, never for a long-lived one whose environment the app (the same
+        uid) could read in /proc."""
         env = {"GIT_TERMINAL_PROMPT": "0", "GIT_ASKPASS": "true", "LC_ALL": "C"}
         # In a pod the checkout is an emptyDir owned by root (group fsGroup), and git refuses
         # a repository whose top folder another user owns ("dubious ownership").
         # fsck on fetch refuses trees git would not check out (`..`, `.git` in any case).
         config = [("safe.directory", str(self.path)), ("fetch.fsckObjects", "true"),
                   ("transfer.fsckObjects", "true")]  # fmt: skip
-        if self.token:
+        if self.token and credentials:
             parts = urlsplit(self.url)
             basic = base64.b64encode(f"x-access-token:{self.token}".encode()).decode()
             config.append(
@@ -149,10 +152,11 @@ class Checkout:
 
     def _repo(self) -> git.Repo:
         """GitPython's view of the checkout, kept between syncs (its `cat-file` process
-        with it); its own git processes get our environment too."""
+        with it); its own git processes get our environment, without the token: they only
+        read local objects, and they live long."""
         if self._open_repo is None:
             self._open_repo = git.Repo(self.path)
-        self._open_repo.git.update_environment(**self._env())
+        self._open_repo.git.update_environment(**self._env(credentials=False))
         return self._open_repo
 
     def _forget_repo(self) -> None:

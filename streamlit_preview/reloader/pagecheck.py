@@ -81,7 +81,9 @@ def _error_of(exception, workdir: Path, app: str) -> AppError:  # type: ignore[n
         if match:
             line = int(match["line"])
             file = app
-    if _FRAME.match(message.strip()):  # a compile error renders as its traceback: keep the last line
+    if _FRAME.match(
+        message.strip()
+    ):  # a compile error renders as its traceback: keep the last line
         last = [row for row in message.strip().splitlines() if row.strip()][-1].strip()
         message = last.removeprefix(f"{kind}:").strip()
     return AppError(type=kind, message=message, file=file, line=line)

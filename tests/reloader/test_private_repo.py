@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 from pathlib import Path
 
+import psutil
 import pytest
 
 from streamlit_preview.signing import sync_request
@@ -45,6 +47,14 @@ def test_token_clones_and_syncs_but_never_leaks(tmp_path, remote, private_server
     }
     for path in _files_under(reloader.workdir / ".git"):
         places[str(path)] = path.read_bytes().decode(errors="replace")
+    # Every child of the reloader that outlives the sync (GitPython's cat-file, Streamlit):
+    # the app runs as the same user and could read their environment in /proc.
+    encoded = base64.b64encode(f"x-access-token:{TOKEN}".encode()).decode()
+    children = psutil.Process(reloader.process.pid).children(recursive=True)
+    assert any("cat-file" in " ".join(c.cmdline()) for c in children)
+    for child in children:
+        environ = Path(f"/proc/{child.pid}/environ").read_bytes().decode(errors="replace")
+        places[f"environment of {' '.join(child.cmdline())[:40]}"] = environ.replace(encoded, TOKEN)
     leaked = [where for where, text in places.items() if TOKEN in text]
     assert leaked == []
 
