@@ -11,7 +11,7 @@ import time
 import pytest
 import yaml
 
-from devcluster.cluster import EXAMPLES, apply
+from devcluster.cluster import EXAMPLES, apply, object_path
 from tests.cluster.conftest import NAMESPACE
 from tests.cluster.test_edge import APP
 from tests.fixtures.edge import router_client, wait_for_route
@@ -32,26 +32,34 @@ def receiver(kube, edge):  # type: ignore[no-untyped-def]
             document["spec"]["template"]["spec"]["containers"][0]["image"] = kube.image
     secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "streamlit-preview-hook", "namespace": NAMESPACE},
               "stringData": {"webhook-secret": SECRET.decode()}}  # fmt: skip
-    with kube.client() as admin:
-        apply(admin, [secret, *documents])
-        deadline = time.monotonic() + 120
-        while time.monotonic() < deadline:
-            status = admin.get(
-                f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/streamlit-preview-hook"
-            ).json()["status"]
-            if status.get("availableReplicas"):
-                break
-            time.sleep(1)
-        else:
-            pytest.fail(f"the receiver never became ready: {status}")
-    yield f"https://hooks.{edge['PREVIEW_DOMAIN']}/"
-    with kube.client() as admin:
-        for document in reversed([secret, *documents]):
-            plural = {"ServiceAccount": "serviceaccounts", "Role": "roles", "RoleBinding": "rolebindings",
-                      "Deployment": "deployments", "Service": "services", "Ingress": "ingresses", "Secret": "secrets"}[document["kind"]]  # fmt: skip
-            api = {"Role": "/apis/rbac.authorization.k8s.io/v1", "RoleBinding": "/apis/rbac.authorization.k8s.io/v1",
-                   "Deployment": "/apis/apps/v1", "Ingress": "/apis/networking.k8s.io/v1"}.get(document["kind"], "/api/v1")  # fmt: skip
-            admin.delete(f"{api}/namespaces/{NAMESPACE}/{plural}/{document['metadata']['name']}")
+    try:
+        with kube.client() as admin:
+            apply(admin, [secret, *documents])
+            _wait_available(admin)
+        yield f"https://hooks.{edge['PREVIEW_DOMAIN']}/"
+    finally:
+        with kube.client() as admin:
+            for document in reversed([secret, *documents]):
+                admin.delete(object_path(document))
+
+
+def _wait_available(admin) -> None:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + 120
+    status: dict = {}
+    while time.monotonic() < deadline:
+        status = admin.get(
+            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/streamlit-preview-hook"
+        ).json()["status"]
+        if status.get("availableReplicas"):
+            return
+        time.sleep(1)
+    pods = admin.get(f"/api/v1/namespaces/{NAMESPACE}/pods",
+                     params={"labelSelector": "app.kubernetes.io/name=streamlit-preview-hook"}).json()["items"]  # fmt: skip
+    logs = [
+        admin.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{p['metadata']['name']}/log").text
+        for p in pods
+    ]
+    pytest.fail(f"the receiver never became ready: {status}\n{logs}")
 
 
 def test_a_push_reaches_the_tab_through_the_receiver_pod(
