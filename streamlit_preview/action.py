@@ -231,11 +231,12 @@ class _Reporter:
         self.deployment_id: int | None = None
         self.comment_id: int | None = None
 
-    def _safely(self, what: str, call: Callable[[], Any]) -> Any:
+    def _safely(self, what: str, call: Callable[[GitHub], Any]) -> Any:
+        """`call(github)`; without GitHub (no token) nothing, and a failure is a warning."""
         if self.github is None:
             return None
         try:
-            return call()
+            return call(self.github)
         except ServiceError as exc:
             self.runner.warning(f"could not {what}: {exc}", title="streamlit-preview")
             return None
@@ -257,25 +258,26 @@ class _Reporter:
         )  # fmt: skip
         self.comment_id = self._safely(
             "update the PR comment",
-            lambda: self.github.upsert_comment(self.settings.target.pr, report),
+            lambda github: github.upsert_comment(self.settings.target.pr, report),
         )
 
     def _status(self, state: CommentState, *, url: str | None = None, description: str) -> None:
-        status = state.deployment_status
-        if self.deployment_id is None or status is None:
+        status, deployment = state.deployment_status, self.deployment_id
+        if deployment is None or status is None:
             return
-        self._safely(f"mark the Deployment {status}", lambda: self.github.set_status(
-            self.deployment_id, status, log_url=self.runner.run_url, environment_url=url,
+        self._safely(f"mark the Deployment {status}", lambda github: github.set_status(
+            deployment, status, log_url=self.runner.run_url, environment_url=url,
             description=description,
         ))  # fmt: skip
 
     def started(self) -> None:
         """Before the rollout wait: the Deployment is in progress, the comment says building."""
-        if self.settings.deployment and self.settings.target.sha:
+        sha = self.settings.target.sha
+        if self.settings.deployment and sha:
             self.deployment_id = self._safely(
                 "create a GitHub Deployment",
-                lambda: self.github.start_deployment(
-                    environment=self.settings.environment, sha=self.settings.target.sha,
+                lambda github: github.start_deployment(
+                    environment=self.settings.environment, sha=sha,
                     description=f"Streamlit preview of #{self.settings.target.pr}",
                 ),
             )  # fmt: skip
@@ -292,7 +294,7 @@ class _Reporter:
             CommentState.READY, url=env.url, description=f"live at {(env.commit or '')[:12]}"
         )
         if self.deployment_id is not None:
-            self._safely("retire earlier Deployments", lambda: self.github.deactivate_others(
+            self._safely("retire earlier Deployments", lambda github: github.deactivate_others(
                 self.settings.environment, keep=self.deployment_id, log_url=self.runner.run_url))  # fmt: skip
         self._comment(CommentState.READY, env)
 
@@ -305,7 +307,7 @@ class _Reporter:
 
     def closed(self, env: Environment) -> None:
         if self.settings.deployment:
-            self._safely("retire the Deployments", lambda: self.github.deactivate_others(
+            self._safely("retire the Deployments", lambda github: github.deactivate_others(
                 self.settings.environment, keep=None, log_url=self.runner.run_url))  # fmt: skip
         self._comment(CommentState.CLOSED, env)
 

@@ -283,9 +283,13 @@ def run(argv: Sequence[str]) -> int:
         _print_result(lifecycle.list_environments(make_backend(args)), args.json)
         return 0
     if args.command == "gc":
+        from .backends.kubernetes import KubernetesBackend
+
         backend = make_backend(args)
+        if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at
+            raise InputError("--backend", "gc works on the kubernetes backend only")
         now = datetime.now(UTC)
-        expired = backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)  # type: ignore[attr-defined]
+        expired = backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
         if not expired:
             _say("nothing has expired")
         if args.json:

@@ -17,8 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import lifecycle
+from .backends.base import Backend
 from .backends.local import LocalBackend
-from .config import build_settings, make_target
+from .config import Settings, build_settings, make_target
 from .errors import PreviewError
 
 EXAMPLE_APP = Path(__file__).parent / "example_app"
@@ -98,7 +99,9 @@ def run_demo(*, once: bool, state_dir: Path | None, say: Callable[[str], None]) 
     return 0
 
 
-def _follow(repo, url: str, backend, settings, say) -> None:  # type: ignore[no-untyped-def]
+def _follow(
+    repo: Path, url: str, backend: Backend, settings: Settings, say: Callable[[str], None]
+) -> None:
     """Sync every new commit of the demo repository until interrupted."""
     say(f"\nOpen {url} and try:")
     say(f"  $EDITOR {repo / 'streamlit_app.py'}    # change MESSAGE")

@@ -187,7 +187,7 @@ class GitHub:
         if self._login is False:
             data = self._request("GET", "/user", allow=(401, 403, 404))
             self._login = data.get("login") if isinstance(data, dict) else None
-        return self._login or None
+        return self._login if isinstance(self._login, str) and self._login else None
 
     def _is_ours(self, comment: dict[str, Any], marker: str) -> bool:
         if not (comment.get("body") or "").startswith(marker):

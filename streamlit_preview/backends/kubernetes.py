@@ -10,6 +10,7 @@ the few kinds we manage have known paths, so an open costs five requests plus th
 from __future__ import annotations
 
 import base64
+import builtins
 import json
 import logging
 import os
@@ -234,7 +235,7 @@ class KubernetesBackend:
         if key is None:
             return None
         if settings.git_token:
-            self._refresh_git_token(settings, progress)
+            self._refresh_git_token(settings, settings.git_token, progress)
         answer = self._sync_when_serving(settings, key, progress)
         progress(describe_sync(settings.environment, answer))
         self._extend_ttl(settings)
@@ -342,11 +343,11 @@ class KubernetesBackend:
             headers={"Content-Type": "application/merge-patch+json"},
         )  # fmt: skip
 
-    def _refresh_git_token(self, settings: Settings, progress: Progress) -> None:
+    def _refresh_git_token(self, settings: Settings, token: str, progress: Progress) -> None:
         """Put the job's fresh token in the Secret first: a pod that starts again (or never
         cloned: its first clone was refused) reads it from there. A pod stuck on a refused
         clone is replaced now instead of at its next back-off."""
-        encoded = base64.b64encode(settings.git_token.encode()).decode()  # type: ignore[union-attr]
+        encoded = base64.b64encode(token.encode()).decode()
         self._merge_patch("Secret", settings.environment, {"data": {GIT_TOKEN: encoded}})
         pods = self._pods(settings.environment)
         stuck = _termination_messages(pods) or [
@@ -371,7 +372,9 @@ class KubernetesBackend:
         for kind in ("Deployment", "Secret"):
             self._merge_patch(kind, settings.environment, patch)
 
-    def _prune(self, name: str, rendered: list[dict[str, Any]], progress: Progress) -> None:
+    def _prune(
+        self, name: str, rendered: builtins.list[dict[str, Any]], progress: Progress
+    ) -> None:
         """Delete the routes and access objects an earlier open made and this one did not
         render (another router, `access: public` now), as Argo CD and Flux prune."""
         keep = {(obj["kind"], obj["metadata"]["name"]) for obj in rendered}
@@ -432,14 +435,14 @@ class KubernetesBackend:
             time.sleep(POLL_SECONDS)
         progress(f"{settings.environment} is ready after {time.monotonic() - started:.0f} s")
 
-    def _pods(self, name: str) -> list[dict[str, Any]]:
+    def _pods(self, name: str) -> builtins.list[dict[str, Any]]:
         _, data = self._call(
             "GET", f"/api/v1/namespaces/{self.namespace}/pods",
             query=[("labelSelector", f"{LABEL_INSTANCE}={name}")],
         )  # fmt: skip
         return data.get("items", [])
 
-    def _explain(self, pods: list[dict[str, Any]], progress: Progress) -> None:
+    def _explain(self, pods: builtins.list[dict[str, Any]], progress: Progress) -> None:
         """Print recent events and the reloader's last log lines of each pod."""
         for pod in pods:
             pod_name = pod["metadata"]["name"]

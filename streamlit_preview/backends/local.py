@@ -228,7 +228,9 @@ class LocalBackend:
         record = self._owned(self._load_or_forget(settings.environment, progress), settings)
         if record and self._alive(record):
             progress(f"{settings.environment} is running; syncing it")
-            return self._sync(settings, progress)
+            synced = self._sync(settings, progress)
+            if synced is not None:
+                return synced
         if record:
             progress(f"{settings.environment} was dead; starting it again")
             self._remove(record, keep_log=True)

@@ -36,7 +36,7 @@ class StreamlitOptions:
         # A set browser.serverAddress keeps Streamlit from looking up the machine's external
         # IP on the internet (a 20 s wait where that is unreachable) and allows the public origin.
         public = urlsplit(self.public_url) if self.public_url else None
-        if public and public.hostname:
+        if self.public_url and public and public.hostname:
             port = public.port or (443 if public.scheme == "https" else 80)
             command += ["--server.corsAllowedOrigins", self.public_url,
                         "--browser.serverAddress", public.hostname, "--browser.serverPort", str(port)]  # fmt: skip

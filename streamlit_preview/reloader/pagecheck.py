@@ -18,6 +18,7 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import websockets
 
@@ -71,7 +72,7 @@ def _frame_in(trace: list[str], workdir: Path) -> tuple[str | None, int | None]:
     return found
 
 
-def _error_of(exception, workdir: Path, app: str) -> AppError:  # type: ignore[no-untyped-def]
+def _error_of(exception: Any, workdir: Path, app: str) -> AppError:
     """An `Exception` proto as an `AppError`. A compile error's location is in its message."""
     file, line = _frame_in(list(exception.stack_trace), workdir)
     message = exception.message
@@ -101,7 +102,8 @@ async def check_page(base: str, *, workdir: Path, app: str, timeout: float) -> P
     url = "ws" + base.removeprefix("http").rstrip("/") + "/_stcore/stream"
     try:
         async with asyncio.timeout(timeout):
-            async with websockets.connect(url, subprotocols=["streamlit"], max_size=None,  # type: ignore[list-item]
+            protocols = [websockets.Subprotocol("streamlit")]
+            async with websockets.connect(url, subprotocols=protocols, max_size=None,
                                           open_timeout=timeout) as socket:  # fmt: skip
                 request = BackMsg()
                 request.rerun_script.query_string = ""

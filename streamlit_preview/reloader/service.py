@@ -113,7 +113,8 @@ class Reloader:
         if await self._install_requirements(self.checkout.read_file):
             await self.supervisor.discard_prewarmed()  # it imported what the install replaced
         self._check_app()
-        if self._app_file() is None or not self._app_file().is_file():  # type: ignore[union-attr]
+        app_file = self._app_file()
+        if app_file is None or not app_file.is_file():
             self._fail(self.last_error or f"app {self.settings.app!r} not found")
         await self._run_setup()
         self.phase = "starting"
