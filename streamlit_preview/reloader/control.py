@@ -104,6 +104,8 @@ def build_app(
         return JSONResponse(reloader.status())
 
     async def healthz(request: Request) -> Response:
+        if reloader.supervisor.watcher_died:
+            return PlainTextResponse("the loop that watches streamlit has died", status_code=503)
         if reloader.supervisor.unhealthy:
             return PlainTextResponse("streamlit keeps hanging after restarts", status_code=503)
         return PlainTextResponse("ok")

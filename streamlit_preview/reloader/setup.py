@@ -16,6 +16,8 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from .lines import output_lines
+
 logger = logging.getLogger(__name__)
 TAIL_LINES = 20
 SETUP_TIMEOUT_SECONDS = 3600
@@ -59,8 +61,7 @@ async def run_setup(command: str, *, cwd: Path, env: dict[str, str], run: SetupR
     assert process.stdout is not None
     try:
         async with asyncio.timeout(SETUP_TIMEOUT_SECONDS):
-            async for raw in process.stdout:
-                line = raw.decode(errors="replace").rstrip()
+            async for line in output_lines(process.stdout):
                 tail.append(line)
                 run.tail = list(tail)
                 logger.info("[setup] %s", line)

@@ -25,6 +25,7 @@ import httpx
 
 from ..processes import die_with_parent
 from .launcher import Launcher
+from .lines import output_lines
 from .options import StreamlitOptions
 from .viewers import Peer, connected_peers
 
@@ -180,8 +181,7 @@ class Supervisor:
         """Forward output, track health, and restart after a crash with capped backoff."""
         health = asyncio.create_task(self._await_health(process))
         assert process.stdout is not None
-        async for raw in process.stdout:
-            line = raw.decode(errors="replace").rstrip()
+        async for line in output_lines(process.stdout):
             if _OWN_PROBE.search(line):
                 continue  # some releases log every request, our health checks included
             self.output.append(line)
@@ -213,8 +213,17 @@ class Supervisor:
 
     @property
     def unhealthy(self) -> bool:
-        """True when restarts did not cure a hang: time for the kubelet to restart the pod."""
-        return self.hang_restarts >= HANG_RESTARTS_BEFORE_UNHEALTHY
+        """True when restarts did not cure a hang, or when the loop that drains Streamlit's
+        output and restarts it has died: time for the kubelet to restart the pod."""
+        return self.hang_restarts >= HANG_RESTARTS_BEFORE_UNHEALTHY or self.watcher_died
+
+    @property
+    def watcher_died(self) -> bool:
+        watcher = self._watcher
+        return (
+            watcher is not None and watcher.done() and not watcher.cancelled()
+            and watcher.exception() is not None
+        )  # fmt: skip
 
     async def _await_health(self, process: asyncio.subprocess.Process) -> None:
         """Mark the process running once it answers; then watch that it keeps answering."""
