@@ -212,6 +212,8 @@ class KubernetesBackend:
         if not settings.target.sha:
             commit = status.get("commit")
         raise_if_setup_failed(settings.environment, status, settings.url)
+        for note in status.get("notes") or []:
+            progress(f"{settings.environment}: {note}")
         opened = Environment(
             environment=settings.environment, url=settings.url, commit=commit, status="running",
             namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,

@@ -243,7 +243,10 @@ class LocalBackend:
             progress(f"{settings.environment} did not start; removing it")
             self._remove(record)
             raise
-        raise_if_setup_failed(settings.environment, self._status(record), record.url)
+        status = self._status(record)
+        raise_if_setup_failed(settings.environment, status, record.url)
+        for note in status.get("notes") or []:
+            progress(f"{settings.environment}: {note}")
         return self._with_page(record, self._describe(record, "running"), settings)
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:

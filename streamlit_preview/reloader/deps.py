@@ -25,7 +25,7 @@ import sysconfig
 import tomllib
 import venv
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from ..errors import ServiceError
 from . import uvinstall
@@ -38,18 +38,45 @@ INSTALL_TIMEOUT_SECONDS = 900
 _DIST_INFO = re.compile(r"^(?P<name>.+?)-(?P<version>[^-]+)\.dist-info$")
 
 
-def read_requirements(read: Callable[[str], bytes | None]) -> str | None:
-    """The requirement lines the app declares (None: none), from `read(path)`."""
-    requirements = read("requirements.txt")
-    if requirements is not None:
-        text = requirements.decode(errors="replace")
-        return text if _has_requirements(text) else None
-    pyproject = read("pyproject.toml")
+def dependency_files(app: str = "streamlit_app.py") -> tuple[str, ...]:
+    """Where the app's requirements may be, in the order they are looked for: next to the app
+    first (a monorepo), then at the repository's root, as Streamlit Community Cloud does."""
+    folder = str(PurePosixPath(app).parent)
+    places = [f"{folder}/{name}" for name in DEPENDENCY_FILES] if folder not in ("", ".") else []
+    return (*places, *DEPENDENCY_FILES)
+
+
+def system_packages_file(read: Callable[[str], bytes | None], app: str) -> str | None:
+    """A `packages.txt` (apt packages, as Community Cloud reads it), which is not installed here."""
+    folder = str(PurePosixPath(app).parent)
+    for path in ([f"{folder}/packages.txt"] if folder not in ("", ".") else []) + ["packages.txt"]:
+        if read(path) is not None:
+            return path
+    return None
+
+
+def read_requirements(
+    read: Callable[[str], bytes | None], app: str = "streamlit_app.py"
+) -> str | None:
+    """The requirement lines the app declares (None: none), from `read(path)`: the first of
+    `dependency_files(app)` that exists."""
+    for path in dependency_files(app):
+        data = read(path)
+        if data is None:
+            continue
+        if path.endswith("requirements.txt"):
+            text = data.decode(errors="replace")
+            return text if _has_requirements(text) else None
+        return _pyproject_requirements(path, data)
+    return None
+
+
+def _pyproject_requirements(path: str, pyproject: bytes) -> str | None:
     if pyproject is not None:
         try:
             data = tomllib.loads(pyproject.decode(errors="replace"))
         except tomllib.TOMLDecodeError as exc:
-            raise ServiceError(f"pyproject.toml: cannot parse: {exc}") from None
+            raise ServiceError(f"{path}: cannot parse: {exc}") from None
         deps = data.get("project", {}).get("dependencies") or []
         return "\n".join(str(d) for d in deps) + "\n" if deps else None
     return None

@@ -28,8 +28,10 @@ from .deps import (
     DEPENDENCY_FILES,
     AppEnvironment,
     check_paths,
+    dependency_files,
     needs_checkout,
     read_requirements,
+    system_packages_file,
 )
 from .gitsync import Changes, Checkout, public_url
 from .pagecheck import AppError, check_page
@@ -83,6 +85,7 @@ class Reloader:
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
         self.page = PageState()
+        self.notes: list[str] = []  # what the author should know (e.g. an ignored packages.txt)
         self._check_task: asyncio.Task[None] | None = None
 
     # -- start --------------------------------------------------------------------------
@@ -110,6 +113,13 @@ class Reloader:
         self.last_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         self.phase = "installing requirements"
+        packages = system_packages_file(self.checkout.read_file, self.settings.app)
+        if packages:
+            self.notes.append(
+                f"{packages} lists apt packages, which previews do not install: build an image with"
+                " them (FROM the preview image) and set the `image` input"
+            )
+            logger.warning("%s", self.notes[-1])
         if await self._install_requirements(self.checkout.read_file):
             await self.supervisor.discard_prewarmed()  # it imported what the install replaced
         self._check_app()
@@ -200,9 +210,9 @@ class Reloader:
         update = await asyncio.to_thread(self.checkout.plan, head)
         read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
         install = self.requirements_failed or any(
-            p in DEPENDENCY_FILES for p in update.changes.paths
+            p in dependency_files(self.settings.app) for p in update.changes.paths
         )
-        local = install and needs_checkout(read_requirements(read_new) or "")
+        local = install and needs_checkout(read_requirements(read_new, self.settings.app) or "")
         if install and not local:
             must_restart = await self._install_requirements(read_new)
         # Asked before the files land, so the question does not slow Streamlit's rerun.
@@ -262,7 +272,7 @@ class Reloader:
         until then `last_error` says so.
         """
         try:
-            requirements = read_requirements(read)
+            requirements = read_requirements(read, self.settings.app)
             if requirements == self.requirements and not self.requirements_failed:
                 return False
             if requirements is None:
@@ -404,6 +414,7 @@ class Reloader:
             "requirements": self.requirements is not None,
             "setup": setup,
             "page": self.page.as_dict(detail=detail, redact=redact),
+            "notes": self.notes,
             "versions": component_versions(self.environment.package_version("streamlit")),
             "streamlit": {
                 "state": sup.state,

@@ -250,7 +250,7 @@ def test_a_branch_that_does_not_exist_fails_at_once_with_the_reloaders_report(
 ):
     started = time.monotonic()
     head = {"ref": "no-such-branch", "sha": remote.head(),
-            "repo": {"clone_url": node_git.url("remote.git"), "private": False}}  # fmt: skip
+            "repo": {"full_name": REPOSITORY, "clone_url": node_git.url("remote.git"), "private": False}}  # fmt: skip
     result = action(action.event("opened", remote.head(), head=head))
 
     assert result.returncode == 1
