@@ -17,8 +17,8 @@ import pytest
 from streamlit_preview import lifecycle
 from streamlit_preview.backends.kubernetes import KubernetesBackend
 from streamlit_preview.config import build_settings, make_target
-from streamlit_preview.signing import status_request_headers
 from streamlit_preview.errors import UnknownCommitError
+from streamlit_preview.signing import status_request_headers
 from tests.cluster.conftest import NAMESPACE, objects_of
 
 pytestmark = pytest.mark.cluster
@@ -182,7 +182,9 @@ def test_data_volume_and_setup_survive_a_pod_restart(preview, kube):
     status_path = f"/api/v1/namespaces/{NAMESPACE}/services/{name}:control/proxy/status"
     with kube.client() as client:
         key = base64.b64decode(_secret(kube, name)["data"]["webhook-key"])
-        detail = client.get(status_path, params={"detail": "1"}, headers=status_request_headers(key)).json()
+        detail = client.get(
+            status_path, params={"detail": "1"}, headers=status_request_headers(key)
+        ).json()
         assert "made-it" in detail["setup"]["tail"]  # setup's output: in the signed detail only
         assert client.get(status_path).json()["setup"]["tail"] is None
         assert objects_of(kube, name)["persistentvolumeclaims"] == [name]
@@ -196,7 +198,9 @@ def test_data_volume_and_setup_survive_a_pod_restart(preview, kube):
         deadline = time.monotonic() + 120
         tail: list[str] = []
         while time.monotonic() < deadline:
-            answer = client.get(status_path, params={"detail": "1"}, headers=status_request_headers(key))
+            answer = client.get(
+                status_path, params={"detail": "1"}, headers=status_request_headers(key)
+            )
             if (
                 answer.status_code == 200
                 and (answer.json().get("setup") or {}).get("state") == "succeeded"
