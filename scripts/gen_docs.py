@@ -22,17 +22,23 @@ _NO_FLAG = {
     "comment": "none: GitHub reporting is the action's",
     "deployment": "none: GitHub reporting is the action's",
 }
-_FILE_FLAGS = ("secret-env", "kubeconfig")
+_FILE_FLAGS = ("secret-env", "kubeconfig", "secrets-toml")
 
 
-def _open_flags() -> set[str]:
-    """Every option string of `streamlit-preview open`."""
+def _open_flags() -> dict[str, list[str]]:
+    """The option strings of `streamlit-preview open`, by the setting they fill (argparse's
+    `dest`), so a flag named unlike its input (`--secrets-toml-file`) is found too."""
     sys.path.insert(0, str(ROOT))
     from streamlit_preview.cli import build_parser
 
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    return {o for action in commands.choices["open"]._actions for o in action.option_strings}
+    return {action.dest: list(action.option_strings) for action in commands.choices["open"]._actions}
+
+
+def _flag_for(name: str, flags: dict[str, list[str]]) -> str | None:
+    options = flags.get(name.replace("-", "_")) or []
+    return f"--{name}" if f"--{name}" in options else (options[0] if options else None)
 
 
 def render_reference() -> str:
@@ -55,8 +61,9 @@ def render_reference() -> str:
     for name, spec in action["inputs"].items():
         default = str(spec.get("default", "")).replace("|", "\\|")
         description = " ".join(str(spec["description"]).split()).replace("|", "\\|")
-        flag = f"`--{name}`" if f"--{name}" in flags else _NO_FLAG.get(name, "none")
-        if name in _FILE_FLAGS and f"--{name}" in flags:
+        option = _flag_for(name, flags)
+        flag = f"`{option}`" if option else _NO_FLAG.get(name, "none")
+        if name in _FILE_FLAGS and option:
             flag += " (a file's path)"
         lines.append(f"| `{name}` | {f'`{default}`' if default else ''} | {flag} | {description} |")
     lines += ["", "## Outputs", "", "| output | description |", "|---|---|"]

@@ -105,3 +105,10 @@ def test_workflows_and_action_match_githubs_schemas():
 def test_docs_reference_matches_action_yml():
     result = _run(sys.executable, "scripts/gen_docs.py", "--check")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_reference_names_flags_that_differ_from_their_input():
+    """`secrets-toml` is taken as `--secrets-toml-file` (a path, so no secret is an argument)."""
+    row = next(line for line in (ROOT / "docs/reference.md").read_text().splitlines()
+               if line.startswith("| `secrets-toml` |"))  # fmt: skip
+    assert "`--secrets-toml-file` (a file's path)" in row
