@@ -33,7 +33,9 @@ def _open_flags() -> dict[str, list[str]]:
 
     parser = build_parser()
     commands = next(a for a in parser._actions if a.dest == "command")
-    return {action.dest: list(action.option_strings) for action in commands.choices["open"]._actions}
+    return {
+        action.dest: list(action.option_strings) for action in commands.choices["open"]._actions
+    }
 
 
 def _flag_for(name: str, flags: dict[str, list[str]]) -> str | None:

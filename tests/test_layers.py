@@ -11,11 +11,14 @@ DOORS = {
     "kubernetes": {"backends/kubernetes.py"},
     "git": {"reloader/gitsync.py"},
     "jinja2": {"render.py"},
-    "uvicorn": {"reloader/server.py"},
+    # Two HTTP servers: the reloader's control port, and the webhook receiver (`hook`).
+    "uvicorn": {"reloader/server.py", "hook.py"},
+    "starlette": {"reloader/control.py", "hook.py"},
     "psutil": {"reloader/viewers.py"},
     "uv": {"reloader/uvinstall.py"},
-    "starlette": {"reloader/control.py"},
     "tenacity": {"github.py"},
+    "jsonschema": {"webhooks.py"},
+    "websockets": {"reloader/pagecheck.py"},
 }
 
 

@@ -26,6 +26,10 @@ import websockets
 _FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
 
 
+class PageCheckError(Exception):
+    """No session could be opened on the page (Streamlit refused or went away)."""
+
+
 @dataclass(frozen=True)
 class AppError:
     """An exception on the page; `file` is relative to the checkout (None outside it)."""
@@ -140,6 +144,8 @@ async def check_page(base: str, *, workdir: Path, app: str, timeout: float) -> P
                         break
     except TimeoutError:
         pass
+    except (OSError, websockets.exceptions.WebSocketException) as exc:
+        raise PageCheckError(f"could not open a session: {type(exc).__name__}") from exc
     result.title = config_title or f"{Path(app).stem} · Streamlit"
     result.seconds = time.monotonic() - started
     return result

@@ -18,8 +18,6 @@ from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
 from typing import NoReturn
 
-import websockets
-
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
 from ..redact import Redactor, toml_values
 from ..versions import component_versions
@@ -34,7 +32,7 @@ from .deps import (
     system_packages_file,
 )
 from .gitsync import Changes, Checkout, public_url
-from .pagecheck import AppError, check_page
+from .pagecheck import AppError, PageCheckError, check_page
 from .pagestate import PageState
 from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
@@ -351,12 +349,8 @@ class Reloader:
         try:
             seen = await check_page(self.supervisor.options.local_base, workdir=self.settings.workdir,
                                     app=self.settings.app, timeout=self.settings.check_timeout)  # fmt: skip
-        except (OSError, websockets.exceptions.WebSocketException) as exc:
-            self.page = PageState(
-                state="not_checked",
-                commit=commit,
-                note=f"could not open a session: {type(exc).__name__}",
-            )
+        except PageCheckError as exc:
+            self.page = PageState(state="not_checked", commit=commit, note=str(exc))
             return
         note = None if seen.finished else "still running"
         self.page = PageState.found(commit, seen.errors, title=seen.title, note=note)

@@ -368,3 +368,33 @@ def test_an_approval_label_from_someone_without_write_access_is_refused(
     errors = [line for line in result.stdout.splitlines() if line.startswith("::error")]
     assert len(errors) == 1 and "approve-label" in errors[0] and "no write access" in errors[0]
     assert objects_of(kube, "octo-cluster-app-pr-7") == {}
+
+
+def test_the_comment_says_what_the_page_does(action, remote, github):
+    """building, then ready with the page title; a commit whose page raises: app error with the
+    exception (fenced), the Deployment `failure`, exit 1; the next good commit: ready again."""
+    good = remote.commit(
+        {
+            "streamlit_app.py": "import streamlit as st\nst.set_page_config(page_title='Shop')\nst.write('ok')\n"
+        }
+    )
+    opened = action(action.event("opened", good))
+    assert opened.returncode == 0, opened.stdout + opened.stderr
+    bodies = [body for body, _ in github.fake.comment_history]
+    assert "building" in bodies[0] and "ready" in bodies[-1] and "Shop" in bodies[-1]
+    deployment = int(opened.outputs["deployment-id"])
+    assert github.fake.statuses[deployment] == ["in_progress", "success"]
+
+    broken = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write(x)\n"})
+    synced = action(action.event("synchronize", broken))
+    assert synced.returncode == 1, synced.stdout
+    errors = [line for line in synced.stdout.splitlines() if line.startswith("::error")]
+    assert len(errors) == 1 and "app error at streamlit_app.py:2: NameError" in errors[0]
+    body = github.fake.comments_by_pr[7][0]["body"]
+    assert "app error" in body and "```text\napp error at streamlit_app.py:2: NameError" in body
+    assert github.fake.statuses[max(github.fake.statuses)][-1] == "failure"
+
+    fixed = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('fixed')\n"})
+    again = action(action.event("synchronize", fixed))
+    assert again.returncode == 0, again.stdout
+    assert "ready" in github.fake.comments_by_pr[7][0]["body"]
