@@ -56,7 +56,8 @@ def _build_date() -> str:
     return datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-_KUBERNETES_CACHE = f"kubernetes-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}"
+# "-versioned": built with the version ldflags (older caches report v0.0.0 and are not reused).
+_KUBERNETES_CACHE = f"kubernetes-{KUBERNETES_VERSION}-etcd-{ETCD_VERSION}-versioned"
 PROGRAMS = {
     "etcd": Program("etcd", "etcd", ".", (), _KUBERNETES_CACHE),
     **{

@@ -75,3 +75,39 @@ def test_unreadable_kubeconfig_file_exits_2(action, remote, tmp_path):
     # no input and no cluster around: KUBECONFIG is unset in tests
     assert result.returncode == 2
     assert "kubeconfig" in _one_error(result)
+
+
+def test_a_deleted_fork_is_treated_as_a_fork_and_opens_nothing(action, remote, github, cluster):
+    """`head.repo: null` (the fork was deleted): fail closed, as for any fork's pull request."""
+    event = action.event("opened", remote.head())
+    event["pull_request"]["head"]["repo"] = None
+    result = action(event)
+    assert result.returncode == 0 and "fork" in result.stdout
+    assert cluster[0].store == {}
+
+
+def test_labeled_on_a_closed_pull_request_opens_nothing(action, remote, github, cluster):
+    result = action(action.event("labeled", remote.head(), state="closed"))
+    assert result.returncode == 0 and "nothing to do" in result.stdout
+    assert cluster[0].store == {} and github.fake.requests == []
+
+
+def test_webhook_url_must_be_https(action, remote, cluster):
+    """It carries the git token."""
+    result = action(
+        action.event("opened", remote.head()), **{"webhook-url": "http://hooks.example.com/sync"}
+    )
+    assert (
+        result.returncode == 2
+        and "webhook-url" in _one_error(result)
+        and "https" in _one_error(result)
+    )
+    assert cluster[0].store == {}
+
+
+def test_an_empty_kubeconfig_says_so_in_one_line(action, remote, cluster):
+    """Dependabot's and forks' runs get no secrets: the input is empty, and there is no other."""
+    result = action(action.event("opened", remote.head()), kubeconfig="")
+    error = _one_error(result)
+    assert result.returncode == 2 and "kubeconfig" in error and "empty" in error
+    assert "Invalid kube-config" not in result.stdout

@@ -55,6 +55,10 @@ def hook(tmp_path) -> Iterator[Hook]:  # type: ignore[no-untyped-def]
     yield Hook(url, state)
     process.terminate()
     process.wait(timeout=10)
+    for record in (state / "environments").glob("*.json"):  # local previews outlive their opener
+        data = json.loads(record.read_text())
+        cli("close", "--repo", data["repo_url"], "--repository", data["repository"], "--pr", str(data["pr"]),
+            state_dir=state)  # fmt: skip
     assert SECRET.decode() not in (tmp_path / "hook.log").read_text()
 
 

@@ -130,3 +130,17 @@ def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
             answer = client.get(opened.url)
             assert answer.status_code != 200 and "Edge preview" not in answer.text
             time.sleep(0.5)
+
+
+def test_the_cluster_reports_real_versions_and_applies_the_examples_limits(kube):
+    """Built with Kubernetes' own version ldflags; quota, limits and network policy applied
+    for real (the node agent does not enforce NetworkPolicy: the API server validated it)."""
+    with kube.client() as admin:
+        assert admin.get("/version").json()["gitVersion"] == "v1.36.3"
+        quota = admin.get(f"/api/v1/namespaces/{NAMESPACE}/resourcequotas/previews").json()
+        assert quota["spec"]["hard"]["pods"] == "40"
+        assert admin.get(f"/api/v1/namespaces/{NAMESPACE}/limitranges/previews").status_code == 200
+        policy = admin.get(
+            f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies/previews-isolation"
+        )
+        assert policy.status_code == 200
