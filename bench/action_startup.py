@@ -107,7 +107,7 @@ def main() -> None:
         stored, compressed = image_sizes(image, root)
         (root / "event.json").write_text(json.dumps(EVENT))
         action_env = {"INPUT_MODE": "sync", "INPUT_KUBECONFIG": kubeconfig, "INPUT_TOKEN": "",
-                      "INPUT_ACCESS": "public", "GITHUB_EVENT_NAME": "pull_request",
+                      "INPUT_ACCESS": "public", "INPUT_DOMAIN": "previews.example.com", "GITHUB_EVENT_NAME": "pull_request",
                       "GITHUB_EVENT_PATH": "/tmp/event.json", "GITHUB_REPOSITORY": "acme/shop"}  # fmt: skip
         event_copy = [
             "sh",

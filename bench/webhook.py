@@ -45,6 +45,7 @@ def main() -> None:
     runs = parser.parse_args().runs
     with tempfile.TemporaryDirectory() as folder:
         root = Path(folder)
+        (root / "git").mkdir()
         remote = GitRemote(root / "git")
         remote.commit({"streamlit_app.py": APP.format(n=0)}, "first")
         state = root / "state"

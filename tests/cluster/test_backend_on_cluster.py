@@ -215,3 +215,21 @@ def test_data_volume_and_setup_survive_a_pod_restart(preview, kube):
     while "persistentvolumeclaims" in objects_of(kube, name) and time.monotonic() < deadline:
         time.sleep(1)
     assert "persistentvolumeclaims" not in objects_of(kube, name)
+
+
+def test_ttl_counts_from_the_last_sync(preview, kube):
+    """Every sync moves `expires-at`: gc never deletes a preview synced within its ttl."""
+    import time
+
+    backend, settings = preview
+    opened = lifecycle.open_environment(backend, settings(ttl="1h", check="none"), quiet)
+    first = next(e for e in backend.list() if e.environment == opened.environment).expires_at
+    time.sleep(1.5)
+    lifecycle.sync_environment(backend, settings(ttl="1h", check="none"), quiet)
+    moved = next(e for e in backend.list() if e.environment == opened.environment).expires_at
+    assert first and moved and moved > first
+    expired = backend.collect_expired(
+        now=first + timedelta(seconds=1), dry_run=False, progress=quiet
+    )
+    assert opened.environment not in [e.environment for e in expired]
+    assert objects_of(kube, opened.environment).get("deployments") == [opened.environment]

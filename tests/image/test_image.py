@@ -264,3 +264,30 @@ def test_st_secrets_reads_the_mounted_secret_on_a_read_only_root(pod, remote, tm
     preview.wait_ready()
     _open_page(page, preview.url, "user is from-the-secret")
     assert "s3cret-pw" not in preview.http.get("/status").text + preview.log()
+
+
+def test_the_page_check_sees_the_apps_errors_in_the_pod(pod, remote):
+    """The same look at the page in the image, as the pod runs it (read-only root, uid 10001):
+    a run-time exception and a missing module are app errors with the app's own file and line;
+    the unsigned /status names only the type; a fixed commit is ok again."""
+    rendered = pod()
+    rendered.wait_ready()
+    for files, kind, line in (
+        ({"streamlit_app.py": "import streamlit as st\nst.write(missing)\n"}, "NameError", 2),
+        ({"streamlit_app.py": "import streamlit as st\nimport no_such_module\n"}, "ModuleNotFoundError", 2),
+    ):  # fmt: skip
+        sha = remote.commit(files)
+        assert rendered.sync(sha).status_code == 200
+        page = wait_for(
+            lambda sha=sha: (p := rendered.status()["page"])["checked_commit"] == sha and p,
+            timeout=60,
+        )
+        assert page["state"] == "app_error" and page["error"]["type"] == kind
+        assert page["error"]["file"] == "streamlit_app.py" and page["error"]["line"] == line
+        assert page["error"]["message"] is None  # the app's words: in the signed detail only
+    fixed = remote.commit({"streamlit_app.py": APP_V1})
+    assert rendered.sync(fixed).status_code == 200
+    page = wait_for(
+        lambda: (p := rendered.status()["page"])["checked_commit"] == fixed and p, timeout=60
+    )
+    assert page["state"] == "ok" and page["title"] == "streamlit_app · Streamlit"
