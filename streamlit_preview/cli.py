@@ -280,7 +280,14 @@ def run(argv: Sequence[str]) -> int:
     if args.command == "hook":
         return _run_hook(args)
     if args.command == "list":
-        _print_result(lifecycle.list_environments(make_backend(args)), args.json)
+        backend = make_backend(args)
+        found = lifecycle.list_environments(backend)
+        if args.backend == "kubernetes":
+            from .backends.kubernetes import KubernetesBackend
+
+            if isinstance(backend, KubernetesBackend):  # the page's state, as the local list has it
+                found = backend.with_page_states(found)
+        _print_result(found, args.json)
         return 0
     if args.command == "gc":
         from .backends.kubernetes import KubernetesBackend
@@ -292,6 +299,8 @@ def run(argv: Sequence[str]) -> int:
         expired = backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
         if not expired:
             _say("nothing has expired")
+        elif not args.dry_run:
+            _report_expired(expired)
         if args.json:
             _print_result(expired, True)
         return 0
@@ -317,6 +326,31 @@ def run(argv: Sequence[str]) -> int:
         _say(result.app_error or "app error")
         return EXIT_FAILURE
     return 0
+
+
+def _report_expired(expired: list[Environment]) -> None:
+    """Tell each deleted preview's pull request, when a token allows (GITHUB_TOKEN)."""
+    token = os.environ.get("GITHUB_TOKEN")
+    if not token:
+        _say("GITHUB_TOKEN is not set: the pull requests' comments still show the previews")
+        return
+    from .github import CommentState, GitHub, Report
+
+    api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    for env in expired:
+        if not env.repository or "/" not in env.repository or env.pr is None:
+            continue
+        github = GitHub(token=token, repository=env.repository, api_url=api_url)
+        when = f"{env.expires_at:%Y-%m-%d %H:%M} UTC" if env.expires_at else "its ttl"
+        try:
+            github.upsert_comment(env.pr, Report(
+                environment=env.environment, state=CommentState.CLOSED, url=None, commit=None, log_url=None,
+                detail=f"The preview was deleted: nothing had synced it since its ttl passed ({when}). "
+                       "A push or a re-run of the workflow opens it again.",
+            ))  # fmt: skip
+            github.deactivate_others(env.environment, keep=None, log_url=None)
+        except PreviewError as exc:
+            _say(f"could not update the pull request of {env.environment}: {exc}")
 
 
 def _run_hook(args: argparse.Namespace) -> int:

@@ -309,7 +309,7 @@ def render_comment(report: Report) -> str:
         lines += ["", code_block(tail(report.output))]
     if state is CommentState.BUILDING:
         lines += ["", "The preview is starting; this comment changes when it serves."]
-    if state is CommentState.CLOSED:
+    if state is CommentState.CLOSED and not report.detail:
         lines += ["", "The pull request is closed: the preview and everything it used are deleted."]
     return "\n".join(lines) + "\n"
 

@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import time
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -306,6 +307,25 @@ class KubernetesBackend:
             ready = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
             found.append(_environment_of(deployment, status="running" if ready else "starting"))
         return found
+
+    def with_page_states(
+        self, environments: builtins.list[Environment]
+    ) -> builtins.list[Environment]:
+        """`app error` for the running previews whose page shows an exception: one `/status`
+        per preview through the service proxy (the unsigned one: states only)."""
+        marked = []
+        for env in environments:
+            page: dict[str, Any] = {}
+            if env.status == "running":
+                status, data = self._call(
+                    "GET", f"/api/v1/namespaces/{self.namespace}/services/{quote(env.environment)}:control/proxy/status",
+                    allow=(403, 404, 502, 503),
+                )  # fmt: skip
+                page = (data.get("page") or {}) if status == 200 and isinstance(data, dict) else {}
+            marked.append(
+                replace(env, status="app error") if page.get("state") == "app_error" else env
+            )
+        return marked
 
     # -- pieces -------------------------------------------------------------------------
 

@@ -9,6 +9,7 @@ our node agent; GitHub is Prism in front of GitHub's OpenAPI description.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -177,7 +178,7 @@ def test_every_router_is_accepted_with_the_crds_installed(action, remote, kube, 
 
 
 def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
-    action, remote, kube, sa_kubeconfig, tmp_path
+    action, remote, kube, sa_kubeconfig, tmp_path, github
 ):
     from devcluster.cluster import EXAMPLES, apply, load
 
@@ -191,10 +192,15 @@ def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
         [sys.executable, "-m", "streamlit_preview", "gc", "--backend", "kubernetes",
          "--kubeconfig", str(config), "--namespace", NAMESPACE],
         capture_output=True, text=True, timeout=120,
+        env=os.environ | {"GITHUB_TOKEN": "ghs_gc", "GITHUB_API_URL": github.url},
     )  # fmt: skip
     assert gc.returncode == 0, gc.stderr
     assert environment in gc.stderr
     assert _wait_gone(kube, environment) == {}
+    # It tells the pull request: the comment says the preview is gone, its Deployment inactive.
+    (comment,) = github.fake.comments_by_pr[7]
+    assert "closed" in comment["body"] and "ttl passed" in comment["body"]
+    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
     with kube.client() as client:
         apply(client, load(EXAMPLES / "gc-cronjob.yaml"))
         assert (
@@ -370,7 +376,7 @@ def test_an_approval_label_from_someone_without_write_access_is_refused(
     assert objects_of(kube, "octo-cluster-app-pr-7") == {}
 
 
-def test_the_comment_says_what_the_page_does(action, remote, github):
+def test_the_comment_says_what_the_page_does(action, remote, github, tmp_path):
     """building, then ready with the page title; a commit whose page raises: app error with the
     exception (fenced), the Deployment `failure`, exit 1; the next good commit: ready again."""
     good = remote.commit(
@@ -393,6 +399,12 @@ def test_the_comment_says_what_the_page_does(action, remote, github):
     body = github.fake.comments_by_pr[7][0]["body"]
     assert "app error" in body and "```text\napp error at streamlit_app.py:2: NameError" in body
     assert github.fake.statuses[max(github.fake.statuses)][-1] == "failure"
+    config = tmp_path / "kubeconfig"
+    config.write_text(yaml.safe_dump(action.kubeconfig))
+    listed = subprocess.run([sys.executable, "-m", "streamlit_preview", "list", "--backend", "kubernetes",
+                             "--kubeconfig", str(config), "--namespace", NAMESPACE, "--json"],
+                            capture_output=True, text=True, timeout=60)  # fmt: skip
+    assert [e["status"] for e in json.loads(listed.stdout)] == ["app error"], listed.stderr
 
     fixed = remote.commit({"streamlit_app.py": "import streamlit as st\nst.write('fixed')\n"})
     again = action(action.event("synchronize", fixed))
