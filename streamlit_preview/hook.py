@@ -23,6 +23,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .backends.base import Backend, Environment
+from .bodies import read_limited
 from .errors import PreviewError
 from .naming import same_repository
 from .webhooks import (
@@ -96,26 +97,13 @@ class Receiver:
         return (202 if answer["synced"] else 200), answer
 
 
-async def _read_body(request: Request) -> bytes | None:
-    """The body, or None when it is over `MAX_BODY_BYTES` (read no further than that)."""
-    declared = request.headers.get("content-length", "")
-    if declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return None
-    return bytes(body)
-
-
 def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
 def create_app(receiver: Receiver) -> Starlette:
     async def deliver(request: Request) -> Response:
-        body = await _read_body(request)
+        body = await read_limited(request, MAX_BODY_BYTES)
         if body is None:
             return _error(413, f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB")
         if not verify_delivery(receiver.secret, body, request.headers.get(SIGNATURE_HEADER)):

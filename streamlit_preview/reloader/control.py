@@ -16,6 +16,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
+from ..bodies import read_limited
 from ..errors import SyncError, UnknownCommitError
 from ..signing import (
     SIGNATURE_HEADER,
@@ -36,25 +37,13 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-async def _read_limited(request: Request) -> bytes | None:
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
-        return None
-    body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            return None
-    return bytes(body)
-
-
 def build_app(
     reloader: Reloader, *, on_startup: Callable[[], Awaitable[None]] | None = None
 ) -> Starlette:
     """The control application; its lifespan runs `on_startup` and closes the reloader."""
 
     async def sync(request: Request) -> Response:
-        body = await _read_limited(request)
+        body = await read_limited(request, MAX_BODY_BYTES)
         if body is None:
             return _error(413, f"body larger than {MAX_BODY_BYTES} bytes")
         secret = reloader.settings.webhook_secret
