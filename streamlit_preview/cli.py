@@ -16,6 +16,7 @@ import sys
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from . import lifecycle
 from .argparsing import OneLineParser
@@ -23,6 +24,9 @@ from .backends.base import Backend, Environment
 from .config import DEFAULTS, Settings, build_settings, make_target
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
 from .versions import version_line
+
+if TYPE_CHECKING:
+    from .github import AppInstallationTokens
 
 _INPUT_HELP = {
     "namespace": "Kubernetes namespace of the environments",
@@ -165,6 +169,17 @@ def build_parser() -> argparse.ArgumentParser:
         help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)",
     )
     hook.add_argument("--git-token-file", help="a lasting read-only token for private repositories")
+    hook.add_argument(
+        "--github-app-id", help="a GitHub App whose installation tokens clone private repositories"
+    )
+    hook.add_argument("--github-app-key-file", help="the App's private key (PEM)")
+    hook.add_argument(
+        "--github-app-installation-id", help="the App's installation on your repositories"
+    )
+    hook.add_argument(
+        "--github-api-url",
+        help="GitHub's API (default: $GITHUB_API_URL, then https://api.github.com)",
+    )
     commands.add_parser(
         "reload",
         help="Run the in-pod supervisor (the same as reloader.py); see reload --help.",
@@ -353,6 +368,30 @@ def _report_expired(expired: list[Environment]) -> None:
             _say(f"could not update the pull request of {env.environment}: {exc}")
 
 
+def _app_tokens(args: argparse.Namespace) -> AppInstallationTokens | None:
+    """The GitHub App flags: all three, or none."""
+    from .github import AppInstallationTokens
+
+    given = {"--github-app-id": args.github_app_id, "--github-app-key-file": args.github_app_key_file,
+             "--github-app-installation-id": args.github_app_installation_id}  # fmt: skip
+    if not any(given.values()):
+        return None
+    missing = [flag for flag, value in given.items() if not value]
+    if missing:
+        raise InputError(missing[0], "required with the other --github-app-* flags")
+    if args.git_token_file:
+        raise InputError("--git-token-file", "give a token file or a GitHub App, not both")
+    for flag in ("--github-app-id", "--github-app-installation-id"):
+        if not str(given[flag]).isdigit():
+            raise InputError(flag, f"expected a number, got {given[flag]!r}")
+    key = _read_file("--github-app-key-file", args.github_app_key_file)
+    if "PRIVATE KEY" not in key:
+        raise InputError("--github-app-key-file", "expected the App's private key (PEM)")
+    api_url = args.github_api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
+    return AppInstallationTokens(app_id=args.github_app_id, private_key=key,
+                                 installation_id=args.github_app_installation_id, api_url=api_url)  # fmt: skip
+
+
 def _run_hook(args: argparse.Namespace) -> int:
     from .hook import Receiver, serve
 
@@ -367,7 +406,8 @@ def _run_hook(args: argparse.Namespace) -> int:
     token_file = Path(args.git_token_file) if args.git_token_file else None
     if token_file is not None:
         _read_file("--git-token-file", args.git_token_file)  # readable now, read at each push
-    receiver = Receiver(secret.encode(), make_backend(args), git_token_file=token_file)
+    receiver = Receiver(secret.encode(), make_backend(args), git_token_file=token_file,
+                        app_tokens=_app_tokens(args))  # fmt: skip
     _say(f"receiving GitHub webhooks on http://{args.listen}/ ({args.backend} backend)")
     serve(receiver, host=host.strip("[]"), port=int(port))
     return 0

@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 from urllib.parse import quote
@@ -319,3 +320,61 @@ def _plain(text: str) -> str:
     return "".join(ch for ch in text if ch.isprintable())[:100].translate(
         {ord(c): f"\\{c}" for c in "\\`*_[]()<>|#!@~"}
     )
+
+
+class AppInstallationTokens:
+    """Installation tokens of a GitHub App, minted from the App's private key when needed.
+
+    A lasting credential for the webhook receiver: the App (read-only `contents` on the
+    repositories it is installed on) signs a ten-minute JWT with its key, and GitHub trades it
+    for an installation token that lives an hour. A token is reused until five minutes before
+    it expires. The key and the tokens never reach logs or errors.
+    """
+
+    REFRESH_MARGIN_SECONDS = 300
+
+    def __init__(
+        self, *, app_id: str, private_key: str, installation_id: str,
+        api_url: str = "https://api.github.com", transport: httpx.BaseTransport | None = None,
+    ) -> None:  # fmt: skip
+        self.app_id, self.installation_id = app_id, installation_id
+        self._key = private_key
+        self._client = httpx.Client(base_url=api_url.rstrip("/"), timeout=TIMEOUT_SECONDS, transport=transport,
+                                    headers={"Accept": "application/vnd.github+json", "User-Agent": "streamlit-preview",
+                                             "X-GitHub-Api-Version": API_VERSION})  # fmt: skip
+        self._token: str | None = None
+        self._expires = 0.0
+
+    def _jwt(self) -> str:
+        import jwt  # PyJWT, with its `crypto` extra for RS256
+
+        now = int(time.time())
+        claims = {"iat": now - 60, "exp": now + 540, "iss": self.app_id}
+        try:
+            return jwt.encode(claims, self._key, algorithm="RS256")
+        except (ValueError, TypeError, jwt.PyJWTError) as exc:
+            raise ServiceError(
+                f"the GitHub App's private key cannot sign: {type(exc).__name__}"
+            ) from None
+
+    def token(self) -> str:
+        """A valid installation token, minted anew when the last one is about to expire."""
+        if self._token and time.time() < self._expires - self.REFRESH_MARGIN_SECONDS:
+            return self._token
+        path = f"/app/installations/{quote(self.installation_id)}/access_tokens"
+        try:
+            response = self._client.post(path, headers={"Authorization": f"Bearer {self._jwt()}"})
+        except httpx.HTTPError as exc:
+            raise ServiceError(f"GitHub POST {path}: {type(exc).__name__}") from None
+        if response.status_code != 201:
+            raise ServiceError(
+                f"GitHub POST {path}: {response.status_code} (is the App installed, with this ID?)"
+            )
+        data = response.json()
+        self._token = str(data["token"])
+        try:
+            expires = datetime.strptime(str(data.get("expires_at")), "%Y-%m-%dT%H:%M:%SZ")
+            self._expires = expires.replace(tzinfo=UTC).timestamp()
+        except ValueError:
+            self._expires = time.time() + 3600
+        return self._token

@@ -25,6 +25,7 @@ from starlette.routing import Route
 from .backends.base import Backend, Environment
 from .bodies import read_limited
 from .errors import PreviewError
+from .github import AppInstallationTokens
 from .naming import same_repository
 from .webhooks import (
     DELIVERY_HEADER,
@@ -48,10 +49,15 @@ class Receiver:
     secret: bytes
     backend: Backend
     git_token_file: Path | None = None
+    app_tokens: AppInstallationTokens | None = None  # a GitHub App's, minted when needed
     deliveries: Deliveries = field(default_factory=Deliveries)
 
     def git_token(self) -> str | None:
-        """Read at each delivery, so a rotated token is picked up without a restart."""
+        """The lasting credential: a GitHub App's installation token (minted when the last
+        one nears its end), or the token file, read at each delivery so a rotated token is
+        picked up without a restart."""
+        if self.app_tokens is not None:
+            return self.app_tokens.token()
         if self.git_token_file is None:
             return None
         return self.git_token_file.read_text().strip() or None
@@ -72,7 +78,13 @@ class Receiver:
         found = self.matching(push)
         if not found:
             return 200, answer
-        token = self.git_token()
+        needs_token = any(env.private and not env.pinned for env in found)
+        try:
+            token = self.git_token() if needs_token else None
+        except PreviewError as exc:  # the credential could not be had: say so, sync the public ones
+            logger.warning("%s", exc)
+            answer["note"] = f"no lasting credential for private repositories: {exc}"
+            token = None
         for env in found:
             if env.pinned:
                 answer["skipped"].append({"environment": env.environment,

@@ -18,6 +18,7 @@ DOORS = {
     "uv": {"reloader/uvinstall.py"},
     "tenacity": {"github.py"},
     "jsonschema": {"webhooks.py"},
+    "jwt": {"github.py"},
     "websockets": {"reloader/pagecheck.py"},
 }
 

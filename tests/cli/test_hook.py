@@ -12,6 +12,7 @@ private repository without a lasting token (left to the workflow, and the answer
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import time
@@ -173,3 +174,66 @@ def test_the_receiver_refuses_bad_flags_with_one_line(tmp_path):
         assert result.returncode == 2 and result.stderr.startswith(f"error: {name}")
         assert len(result.stderr.strip().splitlines()) == 1
     wait_for(lambda: True, timeout=1)
+
+
+def test_a_private_preview_syncs_with_a_github_app_token_the_receiver_mints(
+    tmp_path, remote, github
+):
+    """The job's token died with its job; the receiver mints its own from a GitHub App's key
+    (GitHub's API through Prism) and passes it with the sync, as the action passes the job's."""
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from tests.fixtures.githttp import GitHttpServer
+
+    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+    pem = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                            serialization.NoEncryption())  # fmt: skip
+    github.fake.app_public_key = key.public_key().public_bytes(
+        serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()  # fmt: skip
+    (tmp_path / "app.pem").write_bytes(pem)
+    (tmp_path / "secret").write_bytes(SECRET)
+    state = tmp_path / "state"
+    with GitHttpServer(remote.root, "ghs_the_jobs_token") as server:
+        repo = server.url("remote.git")
+        opened = subprocess.run(
+            [sys.executable, "-m", "streamlit_preview", "open", "--repo", repo, "--repository", "acme/private",
+             "--branch", "main", "--pr", "5", "--check", "none", "--json", "--state-dir", str(state)],
+            capture_output=True, text=True, timeout=120, cwd=ROOT, env=os.environ | {"GITHUB_TOKEN": "ghs_the_jobs_token"},
+        )  # fmt: skip
+        assert opened.returncode == 0, opened.stderr
+        server.token = "ghs_minted0for12345"  # the job's token is dead; the App's first one works
+        port = free_port()
+        receiver = subprocess.Popen(
+            [sys.executable, "-m", "streamlit_preview", "hook", "--listen", f"127.0.0.1:{port}",
+             "--secret-file", str(tmp_path / "secret"), "--state-dir", str(state),
+             "--github-app-id", "12345", "--github-app-key-file", str(tmp_path / "app.pem"),
+             "--github-app-installation-id", "42", "--github-api-url", github.url],
+            cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, preexec_fn=die_with_parent,
+        )  # fmt: skip
+        try:
+            hook = Hook(f"http://127.0.0.1:{port}/", state)
+            wait_for(lambda: _healthy(hook.url), timeout=30)
+            new = remote.commit(
+                {"streamlit_app.py": "import streamlit as st\nst.write('private push')\n"}
+            )
+            payload = push_payload(
+                full_name="acme/private", clone_url=repo, branch="main", after=new, private=True
+            )
+            answer = hook.post("push", payload)
+            assert answer.status_code == 202, answer.text
+            assert answer.json()["synced"][0]["commit"] == new
+            assert github.fake.minted == ["ghs_minted0for12345"]
+        finally:
+            receiver.terminate()
+            receiver.wait(timeout=10)
+            cli(
+                "close",
+                "--repo",
+                repo,
+                "--repository",
+                "acme/private",
+                "--pr",
+                "5",
+                state_dir=state,
+            )
