@@ -45,6 +45,13 @@ USERS = {
     "member": User("member", 1001, orgs=("acme",), teams=(("acme", "reviewers"),)),
     "outsider": User("outsider", 1002),
 }
+# Repository permissions, as `GET /repos/{owner}/{repo}/collaborators/{login}/permission` tells
+# them: `member` may write to every repository of `acme`; nobody else is a collaborator.
+SERVICE_TOKEN_FILE_CONTENT = "ghs_development_cluster_service_token"
+
+
+def permission_of(owner: str, login: str) -> str:
+    return "write" if owner.lower() == "acme" and login == "member" else "none"
 
 
 @dataclass
@@ -131,8 +138,18 @@ def create_app(store: Store | None = None) -> Starlette:
         listed = [{"name": s, "slug": s, "organization": {"login": o}} for o, s in found.teams]
         return JSONResponse(listed if _first_page(request) else [])
 
+    async def permission(request: Request) -> Response:
+        """A repository's permission for a user, asked with the cluster's service token."""
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        if token.strip() != SERVICE_TOKEN_FILE_CONTENT:
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        login = request.path_params["login"]
+        level = permission_of(request.path_params["owner"], login)
+        return JSONResponse({"permission": level, "role_name": level, "user": {"login": login}})
+
     return Starlette(
         routes=[
+            Route("/repos/{owner}/{repo}/collaborators/{login}/permission", permission),
             Route("/login/oauth/authorize", authorize),
             Route("/login/oauth/access_token", access_token, methods=["POST"]),
             Route("/", root),

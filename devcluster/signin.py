@@ -84,14 +84,41 @@ def _toml(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def objects(*, address: str, domain: str, namespace: str) -> list[dict]:
+def start_access_check(plane: ControlPlane, *, address: str, github: str, detach: bool) -> str:
+    """The webhook receiver as a host process, for `access: collaborators` (its
+    `/access/collaborators/...`), asking the GitHub stand-in with a service token."""
+    from devcluster.github_oauth import SERVICE_TOKEN_FILE_CONTENT
+
+    folder = plane.state / "access-check"
+    folder.mkdir(exist_ok=True)
+    (folder / "webhook-secret").write_text(secrets.token_hex(16))
+    (folder / "git-token").write_text(SERVICE_TOKEN_FILE_CONTENT)
+    for secret in folder.iterdir():
+        secret.chmod(0o600)
+    port = free_port(address)
+    spawn("access-check", [sys.executable, "-m", "streamlit_preview", "hook", "--listen", f"{address}:{port}",
+                           "--secret-file", str(folder / "webhook-secret"), "--backend", "kubernetes",
+                           "--kubeconfig", str(plane.kubeconfig_path), "--namespace", "previews",
+                           "--git-token-file", str(folder / "git-token"), "--github-api-url", github],
+          plane.state, detach=detach, cwd=ROOT)  # fmt: skip
+    url = f"http://{address}:{port}"
+    wait_until(
+        lambda: httpx.get(f"{url}/healthz", timeout=2).status_code == 200,
+        30,
+        "access-check",
+        plane.state,
+    )
+    return url
+
+
+def objects(*, address: str, domain: str, namespace: str, collaborators_check: str) -> list[dict]:
     """What the cluster declares: the ConfigMap, the Service and its endpoint, the auth route."""
     labels = {"app.kubernetes.io/name": "oauth2-proxy"}
     return [
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": namespace},
          "data": {"url": f"https://auth.{domain}", "router": "traefik",
                   "forward-auth": f"http://{address}:{PORT}/", "service": SERVICE,
-                  "service-port": str(PORT)}},
+                  "service-port": str(PORT), "collaborators-check": collaborators_check}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
          "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": PORT, "protocol": "TCP"}]}},
         {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from .errors import InputError
-from .naming import owner_of
+from .naming import owner_of, repository_key
 
 SIGN_IN_CONFIGMAP = "streamlit-preview-sign-in"
 DOCS = "docs/security.md#who-can-see-a-preview"
@@ -97,6 +97,7 @@ class SignIn:
     istio_provider: str | None = None  # Istio: the extensionProvider name in the mesh config
     envoy_backend: str | None = None  # Envoy Gateway: `name:port` of the Service
     enforces: str | None = None  # Istio/Envoy Gateway: the one rule the sign-in itself applies
+    collaborators_check: str | None = None  # Traefik: the webhook receiver's access check URL
 
     @classmethod
     def from_configmap(cls, data: Mapping[str, str]) -> SignIn:
@@ -123,6 +124,7 @@ class SignIn:
             service=data.get("service"), service_port=int(data.get("service-port", "4180")),
             istio_provider=data.get("istio-provider"), envoy_backend=data.get("envoy-backend"),
             enforces=data.get("enforces"),
+            collaborators_check=(data.get("collaborators-check") or "").rstrip("/") or None,
         )  # fmt: skip
 
 
@@ -167,7 +169,12 @@ def resolve_access(
             raise InputError("access", f"org needs an owner/name repository, got {repository!r}")
         requested = Access(AccessKind.ORG, org=owner)
     if requested.kind is AccessKind.COLLABORATORS:
-        requested = Access(AccessKind.COLLABORATORS, repository=repository)
+        parts = repository_key(repository).split("/")
+        if len(parts) < 2:
+            raise InputError(
+                "access", f"collaborators needs an owner/name repository, got {repository!r}"
+            )
+        requested = Access(AccessKind.COLLABORATORS, repository="/".join(parts[-2:]))
     return requested
 
 

@@ -406,8 +406,9 @@ def _run_hook(args: argparse.Namespace) -> int:
     token_file = Path(args.git_token_file) if args.git_token_file else None
     if token_file is not None:
         _read_file("--git-token-file", args.git_token_file)  # readable now, read at each push
+    api_url = args.github_api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
     receiver = Receiver(secret.encode(), make_backend(args), git_token_file=token_file,
-                        app_tokens=_app_tokens(args))  # fmt: skip
+                        app_tokens=_app_tokens(args), api_url=api_url)  # fmt: skip
     _say(f"receiving GitHub webhooks on http://{args.listen}/ ({args.backend} backend)")
     serve(receiver, host=host.strip("[]"), port=int(port))
     return 0

@@ -225,6 +225,20 @@ class GitHub:
         )  # fmt: skip
         return isinstance(data, dict) and data.get("permission") in ("admin", "maintain", "write")
 
+    def can_read(self, login: str) -> bool:
+        """Whether `login` has read access (any permission but none) to the repository."""
+        data = self._request(
+            "GET", f"/repos/{self.repository}/collaborators/{quote(login)}/permission",
+            allow=(404,),
+        )  # fmt: skip
+        return isinstance(data, dict) and data.get("permission") in (
+            "admin",
+            "maintain",
+            "write",
+            "triage",
+            "read",
+        )
+
     def remove_label(self, pr: int, label: str) -> None:
         """Take the approval label off (a missing label is fine)."""
         self._request(

@@ -12,6 +12,7 @@ commit changes nothing.
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,8 +25,8 @@ from starlette.routing import Route
 
 from .backends.base import Backend, Environment
 from .bodies import read_limited
-from .errors import PreviewError
-from .github import AppInstallationTokens
+from .errors import PreviewError, ServiceError
+from .github import AppInstallationTokens, GitHub
 from .naming import same_repository
 from .webhooks import (
     DELIVERY_HEADER,
@@ -40,6 +41,8 @@ from .webhooks import (
 )
 
 logger = logging.getLogger(__name__)
+USER_HEADER = "X-Auth-Request-User"  # set by oauth2-proxy, copied by Traefik (authResponseHeaders)
+ACCESS_CACHE_SECONDS = 300
 
 
 @dataclass
@@ -50,7 +53,9 @@ class Receiver:
     backend: Backend
     git_token_file: Path | None = None
     app_tokens: AppInstallationTokens | None = None  # a GitHub App's, minted when needed
+    api_url: str = "https://api.github.com"
     deliveries: Deliveries = field(default_factory=Deliveries)
+    _access: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
 
     def git_token(self) -> str | None:
         """The lasting credential: a GitHub App's installation token (minted when the last
@@ -61,6 +66,21 @@ class Receiver:
         if self.git_token_file is None:
             return None
         return self.git_token_file.read_text().strip() or None
+
+    def can_read(self, repository: str, login: str) -> bool:
+        """GitHub's answer, with the receiver's lasting credential, kept for five minutes."""
+        key, now = (repository.lower(), login.lower()), time.monotonic()
+        cached = self._access.get(key)
+        if cached and now - cached[1] < ACCESS_CACHE_SECONDS:
+            return cached[0]
+        token = self.git_token()
+        if token is None:
+            raise ServiceError(
+                "no lasting credential (--git-token-file or a GitHub App) to ask GitHub with"
+            )
+        allowed = GitHub(token=token, repository=repository, api_url=self.api_url).can_read(login)
+        self._access[key] = (allowed, now)
+        return allowed
 
     def matching(self, push: Push) -> list[Environment]:
         return [
@@ -138,7 +158,26 @@ def create_app(receiver: Receiver) -> Starlette:
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
-    return Starlette(routes=[Route("/", deliver, methods=["POST"]), Route("/healthz", healthz)])
+    async def collaborators(request: Request) -> Response:
+        """Traefik's ForwardAuth for `access: collaborators`, after oauth2-proxy signed the
+        user in: may this GitHub user read the repository? (200 or 403)."""
+        login = request.headers.get(USER_HEADER, "").strip()
+        if not login:
+            return PlainTextResponse("not signed in", status_code=401)
+        repository = f"{request.path_params['owner']}/{request.path_params['repo']}"
+        try:
+            allowed = await run_in_threadpool(receiver.can_read, repository, login)
+        except PreviewError as exc:
+            logger.warning("access check of %s on %s: %s", login, repository, exc)
+            return PlainTextResponse("the access check failed", status_code=403)
+        return PlainTextResponse(
+            "ok" if allowed else "not a collaborator", status_code=200 if allowed else 403
+        )
+
+    return Starlette(routes=[
+        Route("/", deliver, methods=["POST"]), Route("/healthz", healthz),
+        Route("/access/collaborators/{owner}/{repo}", collaborators, methods=["GET"]),
+    ])  # fmt: skip
 
 
 def serve(receiver: Receiver, *, host: str, port: int) -> None:

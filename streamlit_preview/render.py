@@ -19,7 +19,7 @@ from typing import Any
 import jinja2
 import yaml
 
-from .access import Access, SignIn, SignInRouter
+from .access import SIGN_IN_CONFIGMAP, Access, AccessKind, SignIn, SignInRouter
 from .config import Settings
 from .errors import InputError
 from .naming import labels_for
@@ -278,15 +278,22 @@ def _access_template(
             "router", f"the cluster's sign-in runs on {sign_in.router.value}: use router "
             f"{allowed} for a protected preview (or access: public)",
         )  # fmt: skip
-    if access.allowed_groups is None:
+    collaborators = access.kind is AccessKind.COLLABORATORS
+    if collaborators and not (
+        sign_in.router is SignInRouter.TRAEFIK and sign_in.collaborators_check
+    ):
         raise InputError(
-            "access", f"{access.text}: the shared sign-in checks organisations and teams; "
-            "use org:<name> or team:<org>/<slug>",
+            "access", "collaborators needs the webhook receiver's access check (collaborators-check in "
+            f"ConfigMap {SIGN_IN_CONFIGMAP}, examples/cluster/hook.yaml); or use org:<name> or team:<org>/<slug>",
         )  # fmt: skip
     if sign_in.router is SignInRouter.TRAEFIK:
-        separator = "&" if "?" in (sign_in.forward_auth or "") else "?"
+        forward = sign_in.forward_auth or ""
+        if not collaborators:
+            forward += ("&" if "?" in forward else "?") + f"allowed_groups={access.allowed_groups}"
         context |= {
-            "forward_auth_address": f"{sign_in.forward_auth}{separator}allowed_groups={access.allowed_groups}",
+            "forward_auth_address": forward,
+            "collaborators_address": f"{sign_in.collaborators_check}/access/collaborators/{access.repository}"
+            if collaborators else None,
             "sign_in_service": sign_in.service, "sign_in_port": sign_in.service_port,
             "refused_page": REFUSED_PAGE, "traefik_middleware": f"{settings.environment}-access",
         }  # fmt: skip

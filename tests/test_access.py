@@ -116,8 +116,30 @@ def test_a_rule_the_router_cannot_enforce_fails_instead_of_serving_more_people()
         _render("istio", "team:acme/reviewers", ISTIO)
     with pytest.raises(InputError, match="router"):
         _render("istio", "", TRAEFIK)
-    with pytest.raises(InputError, match="organisations and teams"):
-        _render("ingress", "collaborators", TRAEFIK)
+    with pytest.raises(InputError, match="access check"):
+        _render("ingress", "collaborators", TRAEFIK)  # no collaborators-check declared
+
+
+def test_collaborators_chain_the_receivers_check_after_the_sign_in():
+    sign_in = SignIn.from_configmap({
+        "url": "https://auth.previews.test", "router": "traefik", "forward-auth": "http://10.88.0.1:4180/",
+        "service": "preview-sign-in", "collaborators-check": "http://hook.previews.svc/",
+    })  # fmt: skip
+    _, objects = _render("ingress", "collaborators", sign_in)
+    for obj in objects:
+        validate_object(obj)
+    middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
+    assert (
+        middlewares["acme-shop-pr-7-sign-in"]["forwardAuth"]["address"] == "http://10.88.0.1:4180/"
+    )
+    check = middlewares["acme-shop-pr-7-collaborators"]["forwardAuth"]["address"]
+    assert check == "http://hook.previews.svc/access/collaborators/acme/shop"
+    chain = [m["name"] for m in middlewares["acme-shop-pr-7-access"]["chain"]["middlewares"]]
+    assert chain == [
+        "acme-shop-pr-7-refused",
+        "acme-shop-pr-7-sign-in",
+        "acme-shop-pr-7-collaborators",
+    ]
 
 
 def test_ingress_uses_the_default_class_unless_one_is_named():

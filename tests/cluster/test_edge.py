@@ -111,6 +111,27 @@ def test_protected_previews_need_the_right_people(remote, previews, reviewer_bro
     outsider.close()
 
 
+def test_collaborators_are_asked_of_github(remote, previews, reviewer_browser, edge):
+    """`access: collaborators`: signed in, then the webhook receiver asks GitHub (the stand-in)
+    whether the user may read the repository: `member` may, `outsider` may not."""
+    remote.commit({"streamlit_app.py": APP.format(n=1)})
+    _, open_preview = previews
+    _, opened = open_preview(23, router="gateway-api", access="collaborators")
+    assert opened.access == "collaborators"
+    with router_client(edge) as client:
+        assert wait_for_route(client, opened.url, want=302).status_code == 302
+    for login, sees in (("member", True), ("outsider", False)):
+        context = reviewer_browser.new_context()
+        page = context.new_page()
+        _sign_in_as(page, login, opened.url)
+        if sees:
+            page.get_by_text("version 1").wait_for(timeout=30_000)
+        else:
+            page.get_by_text("not allowed to see this preview").wait_for(timeout=30_000)
+            assert "version 1" not in page.content()
+        context.close()
+
+
 def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
     """The route is applied last and references the access Middleware: a route whose
     Middleware is missing (a failed apply, a deletion) is refused by the router."""
