@@ -57,15 +57,22 @@ def reloader(remote: GitRemote, start_reloader) -> ReloaderProcess:  # type: ign
 
 
 @pytest.fixture(scope="session")
-def browser() -> Iterator:
+def playwright_driver() -> Iterator:
+    """One Playwright per test run: its sync API runs an event loop in this thread, and a
+    second one (or asyncio.run) beside it is refused."""
     if not Path(CHROMIUM).exists():
         pytest.fail(f"{CHROMIUM} is missing: apt-get install chromium")
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as playwright:
-        instance = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield instance
-        instance.close()
+        yield playwright
+
+
+@pytest.fixture(scope="session")
+def browser(playwright_driver) -> Iterator:  # type: ignore[no-untyped-def]
+    instance = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+    yield instance
+    instance.close()
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ import httpx
 import pytest
 
 from streamlit_preview.errors import ServiceError
-from streamlit_preview.github import MARKER, GitHub, Report
+from streamlit_preview.github import MARKER, CommentState, GitHub, Report, render_comment
 
 
 def client(github, token: str = "ghs_token") -> GitHub:  # type: ignore[no-untyped-def]
@@ -14,13 +14,13 @@ def client(github, token: str = "ghs_token") -> GitHub:  # type: ignore[no-untyp
 
 
 def report(state: str = "ready") -> Report:
-    return Report(environment="demo-app-pr-7", state=state, url="https://demo-app-pr-7.example.com/",
+    return Report(environment="demo-app-pr-7", state=CommentState(state), url="https://demo-app-pr-7.example.com/",
                   commit="a" * 40, log_url="https://github.com/octo/demo-app/actions/runs/1")  # fmt: skip
 
 
 def test_sticky_comment_is_edited_in_place(github):
     gh = client(github)
-    first = gh.upsert_comment(7, report("in progress"))
+    first = gh.upsert_comment(7, report("building"))
     second = gh.upsert_comment(7, report("ready"))
     assert first == second
     comments = github.fake.comments_by_pr[7]
@@ -80,3 +80,19 @@ def test_prism_rejects_a_malformed_request(github):
     response = httpx.post(f"{github.url}/repos/octo/demo-app/deployments",
                           json={"environment": "x"}, headers={"Authorization": "Bearer t"})  # fmt: skip
     assert response.status_code == 422
+
+
+def test_app_output_in_the_comment_is_fenced_and_cut():
+    """What a fork's app printed cannot become markdown, a mention or an image in the bot's
+    comment, and a failed preview's URL is not presented as working."""
+    hostile = (
+        "\n".join(f"line {i}" for i in range(50))
+        + "\n```\n@octo/maintainers ![x](https://evil.example/x.png)"
+    )
+    body = render_comment(Report(environment="e", state=CommentState.FAILED, url="https://e.example/",
+                                 commit=None, log_url=None, output=hostile))  # fmt: skip
+    assert "````text" in body  # a fence longer than any backtick run inside
+    assert "line 49" in body and "line 10" not in body  # the last lines only
+    fenced = body.split("````text\n", 1)[1].split("\n````", 1)[0]
+    assert "@octo/maintainers" in fenced  # inside the code block: no mention, no image
+    assert "https://e.example/" not in body

@@ -209,7 +209,7 @@ class KubernetesBackend:
         self._wait_for_rollout(settings, progress)
         if settings.target.sha:
             commit = self._sync_when_serving(settings, key, progress)["commit"]
-        status = self._reloader_status(settings)
+        status = self._reloader_status(settings, key=key) or self._reloader_status(settings)
         if not settings.target.sha:
             commit = status.get("commit")
         raise_if_setup_failed(settings.environment, status, settings.url)

@@ -243,7 +243,7 @@ class LocalBackend:
             progress(f"{settings.environment} did not start; removing it")
             self._remove(record)
             raise
-        status = self._status(record)
+        status = self._status_detail(record) or self._status(record)  # setup's output: signed
         raise_if_setup_failed(settings.environment, status, record.url)
         for note in status.get("notes") or []:
             progress(f"{settings.environment}: {note}")

@@ -137,19 +137,16 @@ def edge(kube: ClusterAccess) -> dict[str, str]:
 
 
 @pytest.fixture
-def reviewer_browser(edge) -> Iterator:  # type: ignore[no-untyped-def]
+def reviewer_browser(edge, playwright_driver) -> Iterator:  # type: ignore[no-untyped-def]
     """Chromium that resolves the preview domain to the router and trusts the cluster's CA."""
-    from playwright.sync_api import sync_playwright
-
     from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
     from tests.fixtures.edge import spki
 
     args = [*CHROMIUM_ARGS, f"--host-resolver-rules=MAP *.{edge['PREVIEW_DOMAIN']} {edge['ROUTER_IP']}",
             f"--ignore-certificate-errors-spki-list={spki(edge['PREVIEW_CA'])}"]  # fmt: skip
-    with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=args)
-        yield browser
-        browser.close()
+    browser = playwright_driver.chromium.launch(executable_path=CHROMIUM, args=args)
+    yield browser
+    browser.close()
 
 
 @pytest.fixture

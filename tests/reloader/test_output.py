@@ -5,6 +5,7 @@ is always drained, and `/healthz` fails if the loop that drains it has died."""
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 
 import pytest
 
@@ -22,7 +23,9 @@ def _lines(data: bytes, chunk: int = 7) -> list[str]:
         reader.feed_eof()
         return [line async for line in output_lines(reader)]
 
-    return asyncio.run(collect())
+    # In a thread of its own: the session's Playwright runs an event loop in this one.
+    with concurrent.futures.ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, collect()).result()
 
 
 def test_lines_of_any_length_and_carriage_returns():

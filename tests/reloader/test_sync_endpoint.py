@@ -56,7 +56,7 @@ def test_bad_or_missing_signature_is_401_and_changes_nothing(remote, reloader):
 
 def test_stale_timestamp_replay_is_401(remote, reloader):
     new = remote.commit({"data.txt": "1"})
-    for skew in (-301, 301):
+    for skew in (-310, 310):  # clear of the 300 s bound, however slow the machine
         body = json.dumps({"timestamp": int(time.time()) + skew, "sha": new}).encode()
         response = reloader.http.post(
             "/sync", content=body, headers={SIGNATURE_HEADER: sign(reloader.secret, body)}
