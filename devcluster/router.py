@@ -90,6 +90,8 @@ def start(plane: ControlPlane, certificates: Certificates, *, address: str, deta
         },
         "ping": {"entryPoint": "ping"},
         "providers": {
+            # A new preview is routed a fraction of a second after it is ready (default: 2 s).
+            "providersThrottleDuration": "200ms",
             "kubernetesIngress": kubernetes,
             "kubernetesGateway": kubernetes,
             "kubernetesCRD": kubernetes,

@@ -68,10 +68,19 @@ def test_a_public_preview_through_the_router(router, remote, previews, reviewer_
 
 
 def _sign_in_as(page, login: str, deep_link: str) -> None:  # type: ignore[no-untyped-def]
-    """Open the deep link; at the stand-in's authorize page, pick who signs in."""
+    """Open the deep link; at the stand-in's authorize page, pick who signs in.
+
+    Traefik learns a new Service's endpoints a second or two after the preview is ready (its
+    providers' throttle): a page that lands on Traefik's "no available server" is reloaded,
+    as a reviewer would, for at most ten seconds."""
     page.goto(deep_link)
     page.wait_for_url("**/login/oauth/authorize**", timeout=30_000)
     page.goto(page.url + f"&login={login}")
+    for _ in range(20):
+        if "no available server" not in page.content():
+            return
+        page.wait_for_timeout(500)
+        page.reload()
 
 
 def test_protected_previews_need_the_right_people(remote, previews, reviewer_browser, edge):
