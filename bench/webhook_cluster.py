@@ -95,6 +95,12 @@ def main() -> None:
                     page.goto(opened["url"])
                     page.get_by_text("marker 0", exact=True).wait_for(timeout=60_000)
                     hooks = f"https://hooks.{edge['PREVIEW_DOMAIN']}/"
+                    deadline = time.monotonic() + 120  # the receiver's pod, then its route
+                    while time.monotonic() < deadline:
+                        body, headers = delivery(SECRET, "ping", {})
+                        if client.post(hooks, content=body, headers=headers).status_code == 200:
+                            break
+                        time.sleep(1)
                     for n in range(1, 2 * runs + 1):
                         sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
                         started = time.perf_counter()
