@@ -43,6 +43,7 @@ from .webhooks import (
 logger = logging.getLogger(__name__)
 USER_HEADER = "X-Auth-Request-User"  # set by oauth2-proxy, copied by Traefik (authResponseHeaders)
 ACCESS_CACHE_SECONDS = 300
+NOTE_HEADER = "X-Preview-Note"  # why nothing was synced, when that is not obvious
 
 
 @dataclass
@@ -89,44 +90,45 @@ class Receiver:
             and any(same_repository(env.repository, name) for name in push.repositories)
         ]  # fmt: skip
 
-    def apply(self, push: Push) -> tuple[int, dict[str, Any]]:
-        """Sync each matching preview; (status, answer)."""
-        answer: dict[str, Any] = {"synced": [], "skipped": [], "failed": []}
+    def apply(self, push: Push) -> tuple[int, list[dict[str, Any]], str | None]:
+        """Sync each matching preview: (status, one entry per matching preview, a note).
+
+        Each entry names the environment and says `synced` (with the commit, `changed`,
+        `restarted`), `skipped` (with the reason) or `failed` (with the error)."""
         if push.deleted or push.branch is None:
-            answer["note"] = "a deleted branch or a tag: nothing to sync"
-            return 200, answer
+            return 200, [], "a deleted branch or a tag: nothing to sync"
         found = self.matching(push)
         if not found:
-            return 200, answer
+            return 200, [], None
+        note = None
         needs_token = any(env.private and not env.pinned for env in found)
         try:
             token = self.git_token() if needs_token else None
         except PreviewError as exc:  # the credential could not be had: say so, sync the public ones
             logger.warning("%s", exc)
-            answer["note"] = f"no lasting credential for private repositories: {exc}"
-            token = None
-        for env in found:
-            if env.pinned:
-                answer["skipped"].append({"environment": env.environment,
-                                          "reason": "pinned to an approved commit (a fork's preview)"})  # fmt: skip
-                continue
-            if env.private and token is None:
-                answer["skipped"].append({"environment": env.environment, "reason":
-                    "private repository and no --git-token-file: left to the workflow's sync"})  # fmt: skip
-                continue
-            try:
-                result = self.backend.sync_to(env, sha=push.after, git_token=token)
-            except PreviewError as exc:
-                logger.warning("%s: %s", env.environment, exc)
-                answer["failed"].append({"environment": env.environment, "error": str(exc)})
-                continue
-            answer["synced"].append({
-                "environment": env.environment, "commit": result.get("commit"),
-                "changed": result.get("changed"), "restarted": result.get("restarted"),
-            })  # fmt: skip
-        if answer["failed"] and not answer["synced"]:
-            return 502, answer
-        return (202 if answer["synced"] else 200), answer
+            note, token = f"no lasting credential for private repositories: {exc}", None
+        entries = [self._apply_one(env, push.after, token) for env in found]
+        synced = [e for e in entries if e["status"] == "synced"]
+        if not synced and any(e["status"] == "failed" for e in entries):
+            return 502, entries, note
+        return (202 if synced else 200), entries, note
+
+    def _apply_one(self, env: Environment, sha: str, token: str | None) -> dict[str, Any]:
+        name = env.environment
+        if env.pinned:
+            return {"environment": name, "status": "skipped",
+                    "reason": "pinned to an approved commit (a fork's preview): a push never moves it"}  # fmt: skip
+        if env.private and token is None:
+            return {"environment": name, "status": "skipped", "reason":
+                    "private repository and no lasting credential (--git-token-file or a GitHub App): "
+                    "left to the workflow's sync"}  # fmt: skip
+        try:
+            result = self.backend.sync_to(env, sha=sha, git_token=token)
+        except PreviewError as exc:
+            logger.warning("%s: %s", name, exc)
+            return {"environment": name, "status": "failed", "error": str(exc)}
+        return {"environment": name, "status": "synced", "commit": result.get("commit"),
+                "changed": result.get("changed"), "restarted": result.get("restarted")}  # fmt: skip
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -151,9 +153,13 @@ def create_app(receiver: Receiver) -> Starlette:
             return JSONResponse({"pong": True})
         delivery = request.headers.get(DELIVERY_HEADER, "")
         if not receiver.deliveries.first_time(delivery):
-            return JSONResponse({"synced": [], "note": f"delivery {delivery} was already applied"})
-        status, answer = await run_in_threadpool(receiver.apply, push)
-        return JSONResponse(answer, status_code=status)
+            return JSONResponse(
+                [], headers={NOTE_HEADER: f"delivery {delivery} was already applied"}
+            )
+        status, entries, note = await run_in_threadpool(receiver.apply, push)
+        return JSONResponse(
+            entries, status_code=status, headers={NOTE_HEADER: note} if note else None
+        )
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")

@@ -89,13 +89,18 @@ def test_a_push_reaches_the_open_tab_through_the_webhook(hook, remote, page):
     answer = hook.post("push", _push(remote, new), delivery_id="delivery-1")
 
     assert answer.status_code == 202, answer.text
-    (synced,) = answer.json()["synced"]
-    assert synced["environment"] == env["environment"] and synced["commit"] == new
+    (synced,) = answer.json()
+    assert synced["environment"] == env["environment"] and synced["status"] == "synced"
+    assert synced["commit"] == new and synced["changed"] is True
     page.get_by_text("Pushed, then hooked").wait_for(timeout=10_000)
     assert page.evaluate("performance.timeOrigin") == origin
 
     again = hook.post("push", _push(remote, new), delivery_id="delivery-1")  # GitHub redelivers
-    assert again.status_code == 200 and again.json()["synced"] == []
+    assert (
+        again.status_code == 200
+        and again.json() == []
+        and "already applied" in again.headers["x-preview-note"]
+    )
 
     # Both paths on: the workflow's sync of the same commit changes nothing.
     workflow = json.loads(cli("sync", "--repo", remote.url, "--repository", "acme/shop", "--pr", "1",
@@ -133,12 +138,12 @@ def test_bad_deliveries_change_nothing(hook, remote):
     body, headers = delivery(SECRET, "push", payload)
     assert httpx.post(hook.url + "sync", content=body, headers=headers).status_code == 404
     deleted = hook.post("push", _push(remote, "0" * 40, deleted=True))
-    assert deleted.status_code == 200 and deleted.json()["synced"] == []
+    assert deleted.status_code == 200 and deleted.json() == []
     other = push_payload(full_name="acme/shop", clone_url=remote.url, branch="other", after=new)
-    assert hook.post("push", other).json()["synced"] == []
+    assert hook.post("push", other).json() == []
     elsewhere = push_payload(full_name="acme/shop-dashboard", clone_url="https://github.com/acme/shop-dashboard.git",
                              branch="main", after=new)  # fmt: skip
-    assert hook.post("push", elsewhere).json()["synced"] == []
+    assert hook.post("push", elsewhere).json() == []
 
     status = httpx.get(f"{_control(hook, env)}/status", timeout=5).json()
     assert status["commit"] == before  # none of these moved the preview
@@ -157,10 +162,10 @@ def test_pinned_and_private_previews_are_left_alone_and_the_answer_says_why(hook
     answer = hook.post("push", _push(remote, new))
 
     assert answer.status_code == 200, answer.text
-    reasons = {s["environment"]: s["reason"] for s in answer.json()["skipped"]}
+    assert all(entry["status"] == "skipped" for entry in answer.json())
+    reasons = {entry["environment"]: entry["reason"] for entry in answer.json()}
     assert "pinned" in reasons[pinned_record_env["environment"]]
     assert "workflow" in reasons[private_env["environment"]]
-    assert answer.json()["synced"] == []
 
 
 def test_the_receiver_refuses_bad_flags_with_one_line(tmp_path):
@@ -222,7 +227,7 @@ def test_a_private_preview_syncs_with_a_github_app_token_the_receiver_mints(
             )
             answer = hook.post("push", payload)
             assert answer.status_code == 202, answer.text
-            assert answer.json()["synced"][0]["commit"] == new
+            assert answer.json()[0]["status"] == "synced" and answer.json()[0]["commit"] == new
             assert github.fake.minted == ["ghs_minted0for12345"]
         finally:
             receiver.terminate()
