@@ -360,9 +360,12 @@ class Reloader:
     # -- views --------------------------------------------------------------------------
 
     async def ready(self) -> bool:
+        """Ready when `/status` says so too: the checkout is there and Streamlit runs and
+        answers its own health check."""
         return (
-            self.checkout.exists() and self.commit is not None and await self.supervisor.healthy()
-        )
+            self.checkout.exists() and self.commit is not None
+            and self.supervisor.state == "running" and await self.supervisor.healthy()
+        )  # fmt: skip
 
     def redactor(self) -> Redactor:
         """Every secret value this reloader knows: the git token, `st.secrets`' values and the
