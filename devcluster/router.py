@@ -20,7 +20,6 @@ from devcluster import binaries
 from devcluster.controlplane import ControlPlane, spawn, wait_until
 from devcluster.pki import Certificates
 
-ROOT = Path(__file__).resolve().parents[1]
 GATEWAY_API_VERSION = "v1.4.0"  # what Traefik v3.6 supports (its go.mod)
 INGRESS_CLASS = "traefik"
 GATEWAY_CLASS = "traefik"

@@ -23,7 +23,6 @@ from .errors import InputError
 from .naming import owner_of, repository_key
 
 SIGN_IN_CONFIGMAP = "streamlit-preview-sign-in"
-DOCS = "docs/security.md#who-can-see-a-preview"
 _NAME = re.compile(r"^[A-Za-z0-9](?:[A-Za-z0-9-]{0,38})$")
 _SLUG = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,99}$")
 

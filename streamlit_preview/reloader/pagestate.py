@@ -10,7 +10,7 @@ detail, redacted.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime
 
 from .pagecheck import AppError
@@ -27,7 +27,7 @@ class PageState:
     errors: tuple[AppError, ...] = ()
     title: str | None = None
     note: str | None = None
-    checked_at: str | None = field(default=None)
+    checked_at: str | None = None
 
     @property
     def checked_commit(self) -> str | None:
