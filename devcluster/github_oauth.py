@@ -50,8 +50,19 @@ USERS = {
 SERVICE_TOKEN_FILE_CONTENT = "ghs_development_cluster_service_token"
 
 
-def permission_of(owner: str, login: str) -> str:
-    return "write" if owner.lower() == "acme" and login == "member" else "none"
+# As on GitHub, the permission endpoint says `read` for anyone on a public repository; the
+# collaborator check (`GET /repos/{owner}/{repo}/collaborators/{login}`) answers 204 only for
+# collaborators. Repositories whose name contains "private" are private, the others public.
+
+
+def is_collaborator(owner: str, login: str) -> bool:
+    return owner.lower() == "acme" and login == "member"
+
+
+def permission_of(owner: str, repo: str, login: str) -> str:
+    if is_collaborator(owner, login):
+        return "write"
+    return "none" if "private" in repo.lower() else "read"
 
 
 @dataclass
@@ -138,18 +149,30 @@ def create_app(store: Store | None = None) -> Starlette:
         listed = [{"name": s, "slug": s, "organization": {"login": o}} for o, s in found.teams]
         return JSONResponse(listed if _first_page(request) else [])
 
+    def _service_token(request: Request) -> bool:
+        token = request.headers.get("authorization", "").partition(" ")[2]
+        return token.strip() == SERVICE_TOKEN_FILE_CONTENT
+
     async def permission(request: Request) -> Response:
         """A repository's permission for a user, asked with the cluster's service token."""
-        token = request.headers.get("authorization", "").partition(" ")[2]
-        if token.strip() != SERVICE_TOKEN_FILE_CONTENT:
+        if not _service_token(request):
             return JSONResponse({"message": "Bad credentials"}, 401)
-        login = request.path_params["login"]
-        level = permission_of(request.path_params["owner"], login)
+        login, params = request.path_params["login"], request.path_params
+        level = permission_of(params["owner"], params["repo"], login)
         return JSONResponse({"permission": level, "role_name": level, "user": {"login": login}})
+
+    async def collaborator(request: Request) -> Response:
+        """204 for a collaborator of the repository, 404 for anyone else."""
+        if not _service_token(request):
+            return JSONResponse({"message": "Bad credentials"}, 401)
+        if is_collaborator(request.path_params["owner"], request.path_params["login"]):
+            return Response(status_code=204)
+        return JSONResponse({"message": "Not Found"}, 404)
 
     return Starlette(
         routes=[
             Route("/repos/{owner}/{repo}/collaborators/{login}/permission", permission),
+            Route("/repos/{owner}/{repo}/collaborators/{login}", collaborator),
             Route("/login/oauth/authorize", authorize),
             Route("/login/oauth/access_token", access_token, methods=["POST"]),
             Route("/", root),

@@ -19,6 +19,7 @@ from .backends.base import Backend, Environment
 from .config import DEFAULTS, MODES, Settings, build_settings, make_target, parse_kubeconfig
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
 from .github import CommentState, GitHub, Report
+from .reporting import PullRequestReporter
 from .runner import Runner
 
 # pull_request actions → mode, for `mode: auto`.
@@ -189,12 +190,17 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     if settings is None:
         runner.notice("nothing to do for this pull_request action", title="streamlit-preview")
         return 0
+    if settings.mode != "close" and token and _closed_since(runner, settings, token, api_url):
+        runner.notice(
+            f"pull request #{settings.target.pr} is closed now: nothing is opened or synced "
+            "(this run's event was queued before the close)", title="streamlit-preview",
+        )  # fmt: skip
+        return 0
     backend = connect(settings)
     github = None
     if token and (settings.comment or settings.deployment):
-        api_url = runner.environ.get("GITHUB_API_URL", "https://api.github.com")
         github = GitHub(token=token, repository=settings.target.repository, api_url=api_url)
-    reporter = _Reporter(runner, github, settings)
+    reporter = _reporter(runner, github, settings)
     with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):
         if settings.mode == "close":
             closed = lifecycle.close_pull_request(backend, settings, runner.info)
@@ -202,9 +208,9 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
             reporter.closed(env)
             for other in closed[1:]:  # the pull request's other named previews
                 each = replace(settings, environment=other.environment, name=other.name)
-                _Reporter(runner, github, each).closed(other)
+                _reporter(runner, github, each).closed(other)
         else:
-            reporter.started()
+            reporter.started(settings.target.sha)
             verb = (
                 lifecycle.open_environment
                 if settings.mode == "open"
@@ -213,7 +219,7 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
             try:
                 env = verb(backend, settings, runner.info)
             except PreviewError as exc:
-                reporter.failed(str(exc))
+                reporter.failed(str(exc), commit=settings.target.sha)
                 raise
             reporter.succeeded(env)
     _write_outputs(runner, settings, env, reporter)
@@ -223,97 +229,32 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     return 0
 
 
-class _Reporter:
-    """The sticky comment and the GitHub Deployment of one run; failures become warnings."""
+def _reporter(runner: Runner, github: GitHub | None, settings: Settings) -> PullRequestReporter:
+    return PullRequestReporter(
+        github=github, environment=settings.environment, pr=settings.target.pr,
+        name=settings.name, url=settings.url, comment=settings.comment,
+        deployment=settings.deployment, log_url=runner.run_url,
+        warn=lambda line: runner.warning(line, title="streamlit-preview"),
+    )  # fmt: skip
 
-    def __init__(self, runner: Runner, github: GitHub | None, settings: Settings) -> None:
-        self.runner, self.github, self.settings = runner, github, settings
-        self.deployment_id: int | None = None
-        self.comment_id: int | None = None
 
-    def _safely(self, what: str, call: Callable[[GitHub], Any]) -> Any:
-        """`call(github)`; without GitHub (no token) nothing, and a failure is a warning."""
-        if self.github is None:
-            return None
-        try:
-            return call(self.github)
-        except ServiceError as exc:
-            self.runner.warning(f"could not {what}: {exc}", title="streamlit-preview")
-            return None
-
-    def _comment(
-        self, state: CommentState, env: Environment | None, *, detail: str | None = None,
-        output: str | None = None,
-    ) -> None:  # fmt: skip
-        if not self.settings.comment:
-            return
-        report = Report(
-            environment=self.settings.environment, state=state,
-            url=(env.url if env else None) or self.settings.url,
-            commit=(env.commit if env else None) or self.settings.target.sha,
-            log_url=self.runner.run_url, detail=detail, output=output,
-            title=env.page_title if env else None,
-            access=env.access_note if env else None,
-            public_for_want_of_sign_in=bool(env and env.access == "public" and not env.sign_in_url),
-        )  # fmt: skip
-        self.comment_id = self._safely(
-            "update the PR comment",
-            lambda github: github.upsert_comment(self.settings.target.pr, report),
-        )
-
-    def _status(self, state: CommentState, *, url: str | None = None, description: str) -> None:
-        status, deployment = state.deployment_status, self.deployment_id
-        if deployment is None or status is None:
-            return
-        self._safely(f"mark the Deployment {status}", lambda github: github.set_status(
-            deployment, status, log_url=self.runner.run_url, environment_url=url,
-            description=description,
-        ))  # fmt: skip
-
-    def started(self) -> None:
-        """Before the rollout wait: the Deployment is in progress, the comment says building."""
-        sha = self.settings.target.sha
-        if self.settings.deployment and sha:
-            self.deployment_id = self._safely(
-                "create a GitHub Deployment",
-                lambda github: github.start_deployment(
-                    environment=self.settings.environment, sha=sha,
-                    description=f"Streamlit preview of #{self.settings.target.pr}",
-                ),
-            )  # fmt: skip
-        self._comment(CommentState.BUILDING, None)
-
-    def succeeded(self, env: Environment) -> None:
-        """It serves: ready, or an app error when the page shows an exception."""
-        if env.status == "app error":
-            self._status(CommentState.APP_ERROR, description=(env.app_error or "app error")[:140])
-            self._comment(CommentState.APP_ERROR, env, detail="The preview runs, and its page shows an exception:",
-                          output=env.app_error)  # fmt: skip
-            return
-        self._status(
-            CommentState.READY, url=env.url, description=f"live at {(env.commit or '')[:12]}"
-        )
-        if self.deployment_id is not None:
-            self._safely("retire earlier Deployments", lambda github: github.deactivate_others(
-                self.settings.environment, keep=self.deployment_id, log_url=self.runner.run_url))  # fmt: skip
-        self._comment(CommentState.READY, env)
-
-    def failed(self, reason: str) -> None:
-        """It did not come up at all."""
-        self._status(CommentState.FAILED, description=reason)
-        self._comment(
-            CommentState.FAILED, None, detail="The preview did not come up:", output=reason
-        )
-
-    def closed(self, env: Environment) -> None:
-        if self.settings.deployment:
-            self._safely("retire the Deployments", lambda github: github.deactivate_others(
-                self.settings.environment, keep=None, log_url=self.runner.run_url))  # fmt: skip
-        self._comment(CommentState.CLOSED, env)
+def _closed_since(runner: Runner, settings: Settings, token: str, api_url: str) -> bool:
+    """Whether GitHub says the pull request is closed, whatever the event said: a `synchronize`
+    run can start after the `closed` run deleted the preview, and must not bring it back. When
+    GitHub cannot be asked, a warning, and the event is trusted."""
+    github = GitHub(token=token, repository=settings.target.repository, api_url=api_url)
+    try:
+        return not github.pull_request_is_open(settings.target.pr)
+    except ServiceError as exc:
+        runner.warning(f"could not ask GitHub whether the pull request is open: {exc}",
+                       title="streamlit-preview")  # fmt: skip
+        return False
+    finally:
+        github.close()
 
 
 def _write_outputs(
-    runner: Runner, settings: Settings, env: Environment, reporter: _Reporter
+    runner: Runner, settings: Settings, env: Environment, reporter: PullRequestReporter
 ) -> None:
     outputs = {
         "url": env.url or "",

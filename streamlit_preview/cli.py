@@ -14,6 +14,7 @@ import json
 import os
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,6 +24,7 @@ from .argparsing import OneLineParser
 from .backends.base import Backend, Environment
 from .config import DEFAULTS, Settings, build_settings, make_target
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
+from .naming import github_full_name
 from .versions import version_line
 
 if TYPE_CHECKING:
@@ -61,6 +63,10 @@ _INPUT_HELP = {
     "webhook-url": "send sync to this public /sync URL instead of the API server's proxy",
     "kubeconfig": "path of a kubeconfig (default: in-cluster, then KUBECONFIG)",
 }
+BACKEND_HELP = (
+    "where environments run (default: kubernetes when --namespace or --kubeconfig is given, "
+    "else local)"
+)
 _REPEATABLE = ("env", "node-selector", "tolerations", "setup-watch")
 
 
@@ -83,8 +89,8 @@ def _add_input_flags(parser: argparse.ArgumentParser) -> None:
 def _add_target_flags(
     parser: argparse.ArgumentParser, *, branch_required: bool, with_sha: bool = True
 ) -> None:
-    parser.add_argument("--backend", choices=("local", "kubernetes"), default="local",
-                        help="where environments run (default: local)")  # fmt: skip
+    parser.add_argument("--backend", choices=("local", "kubernetes"),
+                        help=BACKEND_HELP)  # fmt: skip
     parser.add_argument("--repo", required=True, help="git URL or local path of the repository")
     if with_sha:
         branch_help = "branch to follow" + (
@@ -94,7 +100,8 @@ def _add_target_flags(
     parser.add_argument("--pr", required=True, help="pull request number")
     if with_sha:
         parser.add_argument("--sha", help="commit to bring the environment to (40 hex)")
-    parser.add_argument("--repository", help="owner/name used for naming (default: from --repo)")
+    parser.add_argument("--repository", help="owner/name used for naming, for a --repo that is "
+                        "not a GitHub URL (default: owner/name of a GitHub --repo)")  # fmt: skip
     _add_common(parser)
 
 
@@ -133,7 +140,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     list_help = "List every environment with its status, commit and URL."
     listing = commands.add_parser("list", help=list_help, description=list_help)
-    listing.add_argument("--backend", choices=("local", "kubernetes"), default="local")
+    listing.add_argument("--backend", choices=("local", "kubernetes"), help=BACKEND_HELP)
     listing.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     listing.add_argument("--kubeconfig", help="path of a kubeconfig")
     _add_common(listing)
@@ -158,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument(
         "--secret-file", required=True, help="file holding the webhook secret set on GitHub"
     )
-    hook.add_argument("--backend", choices=("local", "kubernetes"), default="local")
+    hook.add_argument("--backend", choices=("local", "kubernetes"), help=BACKEND_HELP)
     hook.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     hook.add_argument(
         "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
@@ -225,12 +232,26 @@ def _flag(name: str) -> str:
     return "--secrets-toml-file" if name == "secrets-toml" else f"--{name}"
 
 
+def resolve_backend(args: argparse.Namespace) -> None:
+    """`--namespace` or `--kubeconfig` mean Kubernetes; with `--backend local` they are an
+    error, never silently ignored (a close that says "was not there" would be a lie)."""
+    if not hasattr(args, "backend"):
+        return
+    given = [f for f in ("namespace", "kubeconfig") if getattr(args, f, None)]
+    if args.backend is None:
+        args.backend = "kubernetes" if given else "local"
+    elif args.backend == "local" and given:
+        raise InputError(
+            f"--{given[0]}", "is for the kubernetes backend; drop it or --backend local"
+        )
+
+
 def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     repo = args.repo
     if "://" not in repo and Path(repo).exists():
         repo = str(Path(repo).absolute())
     target = make_target(
-        repository=args.repository or repo, repo_url=repo, branch=getattr(args, "branch", None) or "",
+        repository=args.repository or github_full_name(repo, os.environ.get("GITHUB_SERVER_URL")) or repo, repo_url=repo, branch=getattr(args, "branch", None) or "",
         pr=args.pr, sha=getattr(args, "sha", None), label=_flag,
     )  # fmt: skip
     # render prints Kubernetes manifests, so it checks them as a Kubernetes open does;
@@ -273,12 +294,26 @@ def _print_result(result: Environment | list[Environment], as_json: bool) -> Non
         if not result:
             _say("no environments")
             return
-        print(f"{'ENVIRONMENT':<40} {'STATUS':<9} {'COMMIT':<12} URL")
+        now = datetime.now(UTC)
+        print(f"{'ENVIRONMENT':<40} {'STATUS':<9} {'COMMIT':<12} {'AGE':<6} {'SYNCED':<8} URL")
         for env in result:
             commit = (env.commit or "")[:12] or "-"
-            print(f"{env.environment:<40} {env.status:<9} {commit:<12} {env.url or '-'}")
+            age, synced = _ago(env.created_at, now), _ago(env.synced_at, now)
+            print(f"{env.environment:<40} {env.status:<9} {commit:<12} {age:<6} {synced:<8} "
+                  f"{env.url or '-'}")  # fmt: skip
     elif result.url and result.status not in ("closed", "missing"):
         print(result.url)
+
+
+def _ago(when: datetime | None, now: datetime) -> str:
+    """How long ago: `45s`, `12m`, `3h`, `2d`, as kubectl prints ages; `-` when unknown."""
+    if when is None:
+        return "-"
+    seconds = max(0, int((now - when).total_seconds()))
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
 
 
 def run(argv: Sequence[str]) -> int:
@@ -288,6 +323,7 @@ def run(argv: Sequence[str]) -> int:
 
         return reload_main(argv[1:])
     args = build_parser().parse_args(argv)
+    resolve_backend(args)
     if args.command == "demo":
         from .demo import run_demo
 
@@ -349,7 +385,8 @@ def _report_expired(expired: list[Environment]) -> None:
     if not token:
         _say("GITHUB_TOKEN is not set: the pull requests' comments still show the previews")
         return
-    from .github import CommentState, GitHub, Report
+    from .github import GitHub
+    from .reporting import PullRequestReporter
 
     api_url = os.environ.get("GITHUB_API_URL") or "https://api.github.com"
     for env in expired:
@@ -357,15 +394,14 @@ def _report_expired(expired: list[Environment]) -> None:
             continue
         github = GitHub(token=token, repository=env.repository, api_url=api_url)
         when = f"{env.expires_at:%Y-%m-%d %H:%M} UTC" if env.expires_at else "its ttl"
-        try:
-            github.upsert_comment(env.pr, Report(
-                environment=env.environment, state=CommentState.CLOSED, url=None, commit=None, log_url=None,
-                detail=f"The preview was deleted: nothing had synced it since its ttl passed ({when}). "
-                       "A push or a re-run of the workflow opens it again.",
-            ))  # fmt: skip
-            github.deactivate_others(env.environment, keep=None, log_url=None)
-        except PreviewError as exc:
-            _say(f"could not update the pull request of {env.environment}: {exc}")
+        reporter = PullRequestReporter(
+            github=github, environment=env.environment, pr=env.pr, name=env.name, url=None,
+            comment=True, deployment=True, log_url=None,
+            warn=_say,
+        )  # fmt: skip
+        reporter.closed(replace(env, url=None, commit=None), detail=(
+            f"The preview was deleted: nothing had synced it since its ttl passed ({when}). "
+            "A push or a re-run of the workflow opens it again."))  # fmt: skip
 
 
 def _app_tokens(args: argparse.Namespace) -> AppInstallationTokens | None:

@@ -215,6 +215,12 @@ class GitHub:
             )
         return int(data["id"])
 
+    def pull_request_is_open(self, pr: int) -> bool:
+        """GitHub's word on the pull request now (an event's payload may be stale: a sync
+        that was queued behind a close)."""
+        data = self._request("GET", f"/repos/{self.repository}/pulls/{pr}")
+        return isinstance(data, dict) and data.get("state") == "open"
+
     # -- fork approval ------------------------------------------------------------------
 
     def can_write(self, login: str) -> bool:
@@ -225,19 +231,26 @@ class GitHub:
         )  # fmt: skip
         return isinstance(data, dict) and data.get("permission") in ("admin", "maintain", "write")
 
-    def can_read(self, login: str) -> bool:
-        """Whether `login` has read access (any permission but none) to the repository."""
-        data = self._request(
-            "GET", f"/repos/{self.repository}/collaborators/{quote(login)}/permission",
-            allow=(404,),
-        )  # fmt: skip
-        return isinstance(data, dict) and data.get("permission") in (
-            "admin",
-            "maintain",
-            "write",
-            "triage",
-            "read",
+    def is_collaborator(self, login: str) -> bool:
+        """Whether `login` is a collaborator of the repository (direct, through a team, or an
+        organisation owner): GitHub answers 204 or 404. The permission endpoint would say
+        `read` for every GitHub user on a public repository."""
+        response = self._send_checked(
+            "GET", f"/repos/{self.repository}/collaborators/{quote(login)}"
         )
+        return response.status_code == 204
+
+    def _send_checked(self, method: str, url: str) -> httpx.Response:
+        """A call whose answer is its status (204 or 404); other failures are errors."""
+        try:
+            response = self._send(method, url)
+        except _Retryable as exc:
+            raise ServiceError(
+                f"GitHub {method} {url}: still failing after {MAX_ATTEMPTS} attempts ({exc})"
+            ) from None
+        if response.status_code not in (204, 404):
+            raise ServiceError(f"GitHub {method} {url}: {response.status_code}")
+        return response
 
     def remove_label(self, pr: int, label: str) -> None:
         """Take the approval label off (a missing label is fine)."""
@@ -247,18 +260,32 @@ class GitHub:
 
     # -- deployments --------------------------------------------------------------------
 
-    def start_deployment(self, *, environment: str, sha: str, description: str) -> int:
+    def start_deployment(
+        self, *, environment: str, sha: str, description: str, task: str,
+        payload: dict[str, Any] | None = None,
+    ) -> int:  # fmt: skip
+        """A Deployment of `sha` in the repository's shared preview `environment`, told apart
+        from other pull requests' by its `task` (`deploy:pr-12`), and in progress."""
         data = self._request(
             "POST", f"/repos/{self.repository}/deployments",
             json={
                 "ref": sha, "environment": environment, "description": description[:140],
                 "auto_merge": False, "required_contexts": [], "transient_environment": True,
-                "production_environment": False, "task": "deploy",
+                "production_environment": False, "task": task, "payload": payload or {},
             },
         )  # fmt: skip
         deployment_id = int(data["id"])
         self.set_status(deployment_id, "in_progress", log_url=None)
         return deployment_id
+
+    def latest_deployment(self, environment: str, *, task: str) -> int | None:
+        """The newest Deployment of one pull request (its `task`) in `environment`: one
+        request, however many syncs came before."""
+        data = self._request(
+            "GET", f"/repos/{self.repository}/deployments",
+            params={"environment": environment, "task": task, "per_page": 1},
+        )  # fmt: skip
+        return int(data[0]["id"]) if isinstance(data, list) and data else None
 
     def set_status(
         self, deployment_id: int, state: str, *, log_url: str | None,
@@ -275,17 +302,27 @@ class GitHub:
             "POST", f"/repos/{self.repository}/deployments/{deployment_id}/statuses", json=payload
         )
 
-    def deactivate_others(self, environment: str, *, keep: int | None, log_url: str | None) -> int:
-        """Mark the environment's other deployments inactive (transient ones are not auto)."""
-        deployments = self._paginate(
-            f"/repos/{self.repository}/deployments", {"environment": environment}
-        )
-        count = 0
-        for deployment in deployments:
-            if deployment["id"] != keep:
-                self.set_status(int(deployment["id"]), "inactive", log_url=log_url)
-                count += 1
-        return count
+    def deactivate(self, deployment_id: int | None, *, log_url: str | None) -> None:
+        """Mark one earlier Deployment inactive (transient ones are not marked by GitHub).
+        Each sync retires only its predecessor, so a pull request has at most one active
+        Deployment and a sync costs the same number of requests at the 50th as at the 1st."""
+        if deployment_id is not None:
+            self.set_status(deployment_id, "inactive", log_url=log_url)
+
+
+def deployment_environment(name: str | None) -> str:
+    """The GitHub environment of a repository's previews: one for all its pull requests (as
+    Vercel's "Preview"), one per app `name`; never one per pull request, which GitHub would
+    keep forever (deleting an environment needs admin rights a workflow token lacks)."""
+    return f"{PREVIEW_ENVIRONMENT}-{name}" if name else PREVIEW_ENVIRONMENT
+
+
+def deployment_task(pr: int) -> str:
+    """What tells one pull request's Deployments apart in the shared environment."""
+    return f"deploy:pr-{pr}"
+
+
+PREVIEW_ENVIRONMENT = "preview"
 
 
 PROTECT_DOCS = "https://github.com/streamlit-preview/streamlit-preview/blob/v1/docs/security.md#who-can-see-a-preview"
@@ -356,8 +393,7 @@ class AppInstallationTokens:
         self._client = httpx.Client(base_url=api_url.rstrip("/"), timeout=TIMEOUT_SECONDS, transport=transport,
                                     headers={"Accept": "application/vnd.github+json", "User-Agent": "streamlit-preview",
                                              "X-GitHub-Api-Version": API_VERSION})  # fmt: skip
-        self._token: str | None = None
-        self._expires = 0.0
+        self._tokens: dict[str | None, tuple[str, float]] = {}  # scope → (token, expires)
 
     def _jwt(self) -> str:
         import jwt  # PyJWT, with its `crypto` extra for RS256
@@ -371,13 +407,24 @@ class AppInstallationTokens:
                 f"the GitHub App's private key cannot sign: {type(exc).__name__}"
             ) from None
 
-    def token(self) -> str:
-        """A valid installation token, minted anew when the last one is about to expire."""
-        if self._token and time.time() < self._expires - self.REFRESH_MARGIN_SECONDS:
-            return self._token
+    def token(self, repository: str | None = None) -> str:
+        """A valid installation token, minted anew when the last one is about to expire.
+
+        With `repository` (`owner/name`), the token reads that one repository's contents and
+        nothing else: that is the token a preview's pod gets, since the pod runs the pull
+        request's code. Without it, the App's own permissions (the receiver's reports)."""
+        cached = self._tokens.get(repository)
+        if cached and time.time() < cached[1] - self.REFRESH_MARGIN_SECONDS:
+            return cached[0]
         path = f"/app/installations/{quote(self.installation_id)}/access_tokens"
+        scope = None
+        if repository is not None:
+            scope = {"repositories": [repository.rsplit("/", 1)[-1]],
+                     "permissions": {"contents": "read"}}  # fmt: skip
         try:
-            response = self._client.post(path, headers={"Authorization": f"Bearer {self._jwt()}"})
+            response = self._client.post(
+                path, headers={"Authorization": f"Bearer {self._jwt()}"}, json=scope
+            )
         except httpx.HTTPError as exc:
             raise ServiceError(f"GitHub POST {path}: {type(exc).__name__}") from None
         if response.status_code != 201:
@@ -385,10 +432,11 @@ class AppInstallationTokens:
                 f"GitHub POST {path}: {response.status_code} (is the App installed, with this ID?)"
             )
         data = response.json()
-        self._token = str(data["token"])
+        token = str(data["token"])
         try:
             expires = datetime.strptime(str(data.get("expires_at")), "%Y-%m-%dT%H:%M:%SZ")
-            self._expires = expires.replace(tzinfo=UTC).timestamp()
+            expires_at = expires.replace(tzinfo=UTC).timestamp()
         except ValueError:
-            self._expires = time.time() + 3600
-        return self._token
+            expires_at = time.time() + 3600
+        self._tokens[repository] = (token, expires_at)
+        return token

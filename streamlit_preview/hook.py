@@ -1,21 +1,26 @@
 """`streamlit-preview hook`: a GitHub webhook receiver, so a push reaches its previews in about
 a second instead of after a workflow job.
 
-`POST /` takes GitHub's deliveries; `GET /healthz` answers 200. A `push` syncs every preview of
-that repository and branch to the pushed commit with the same signed `/sync` the action uses,
-and answers 202 with them once they are synced (200 and an empty list when none match). The
-signature is checked, in constant time, before anything is parsed. The workflow keeps opening,
-reporting and closing previews, and keeps syncing as the fallback: a second sync of the same
-commit changes nothing.
+`POST /` takes GitHub's deliveries; `GET /healthz` answers 200. The signature is checked, in
+constant time, before anything is parsed. A `push` is planned (`plan_push`: which previews it
+moves, and why the others are skipped), then answered at once: 202 with the previews whose
+sync started, 200 and an empty list when none match. GitHub gives a delivery 10 s and never
+redelivers by itself, so the syncs finish in the background (`SyncQueue`): one at a time per
+preview, a newer commit superseding one that waits. Each outcome is logged and, with a GitHub
+App credential, reported on the pull request (comment and Deployment) as the workflow would.
+The workflow keeps opening and closing previews, and syncs as the fallback: a second sync of
+the same commit changes nothing.
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +33,7 @@ from .bodies import read_limited
 from .errors import PreviewError, ServiceError
 from .github import AppInstallationTokens, GitHub
 from .naming import same_repository
+from .reporting import PullRequestReporter
 from .webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -44,11 +50,141 @@ logger = logging.getLogger(__name__)
 USER_HEADER = "X-Auth-Request-User"  # set by oauth2-proxy, copied by Traefik (authResponseHeaders)
 ACCESS_CACHE_SECONDS = 300
 NOTE_HEADER = "X-Preview-Note"  # why nothing was synced, when that is not obvious
+PAGE_TIMEOUT_SECONDS = 60.0  # how long a report waits for the preview's look at its page
+NO_REPORT = (
+    "no GitHub App credential: the pull request's comment and Deployment are updated by the "
+    "workflow's next run"
+)
+
+
+class Outcome(StrEnum):
+    """What the receiver does with one matching preview."""
+
+    STARTED = "started"  # its sync runs in the background
+    SKIPPED = "skipped"
+
+
+@dataclass(frozen=True)
+class Step:
+    """One matching preview and what the push does to it."""
+
+    environment: Environment
+    outcome: Outcome
+    reason: str | None = None  # why it is skipped
+
+    def as_dict(self, *, commit: str) -> dict[str, object]:
+        entry: dict[str, object] = {"environment": self.environment.environment,
+                                    "status": self.outcome.value}  # fmt: skip
+        if self.outcome is Outcome.STARTED:
+            entry["commit"] = commit
+        if self.reason:
+            entry["reason"] = self.reason
+        return entry
+
+
+@dataclass(frozen=True)
+class PushPlan:
+    steps: tuple[Step, ...] = ()
+    note: str | None = None  # said in `X-Preview-Note` and the log
+
+    @property
+    def to_sync(self) -> list[Environment]:
+        return [s.environment for s in self.steps if s.outcome is Outcome.STARTED]
+
+
+PINNED = "pinned to an approved commit (a fork's preview): a push never moves it"
+NO_CREDENTIAL = (
+    "private repository and no lasting credential (--git-token-file or a GitHub App): "
+    "left to the workflow's sync"
+)
+
+
+def matching(push: Push, environments: Iterable[Environment]) -> list[Environment]:
+    """The previews that follow the pushed repository and branch."""
+    return [
+        env for env in environments
+        if env.branch == push.branch and env.repository
+        and any(same_repository(env.repository, name) for name in push.repositories)
+    ]  # fmt: skip
+
+
+def needs_credential(environments: Iterable[Environment]) -> bool:
+    return any(env.private and not env.pinned for env in environments)
+
+
+def plan_push(
+    push: Push, environments: Iterable[Environment], *, have_token: bool,
+    credential_note: str | None = None,
+) -> PushPlan:  # fmt: skip
+    """Which previews `push` moves, and why each other match is skipped. Pure."""
+    if push.deleted or push.branch is None:
+        return PushPlan(note="a deleted branch or a tag: nothing to sync")
+    steps = []
+    for env in matching(push, environments):
+        if env.pinned:
+            steps.append(Step(env, Outcome.SKIPPED, PINNED))
+        elif env.private and not have_token:
+            steps.append(Step(env, Outcome.SKIPPED, NO_CREDENTIAL))
+        else:
+            steps.append(Step(env, Outcome.STARTED))
+    return PushPlan(tuple(steps), credential_note)
+
+
+@dataclass(frozen=True)
+class SyncJob:
+    environment: Environment
+    sha: str
+    git_token: str | None
+
+
+class SyncQueue:
+    """Background syncs: one worker per preview at a time; a newer commit replaces one that
+    waits, so only the newest ends up live and no two syncs of one preview overlap."""
+
+    def __init__(self, run: Callable[[SyncJob, Callable[[], bool]], None]) -> None:
+        self._run = run  # (job, superseded?) → None; it logs and reports its own outcome
+        self._lock = threading.Condition()
+        self._waiting: dict[str, SyncJob] = {}
+        self._busy: set[str] = set()
+
+    def submit(self, job: SyncJob) -> None:
+        name = job.environment.environment
+        with self._lock:
+            if name in self._waiting:
+                logger.info("%s: %s supersedes %s, which had not started", name,
+                            job.sha[:12], self._waiting[name].sha[:12])  # fmt: skip
+            self._waiting[name] = job
+            if name in self._busy:
+                return
+            self._busy.add(name)
+        threading.Thread(target=self._work, args=(name,), daemon=True, name=f"sync {name}").start()
+
+    def _work(self, name: str) -> None:
+        while True:
+            with self._lock:
+                job = self._waiting.pop(name, None)
+                if job is None:
+                    self._busy.discard(name)
+                    self._lock.notify_all()
+                    return
+            try:
+                self._run(job, lambda: self.has_waiting(name))
+            except Exception:  # a worker must never die silently
+                logger.exception("%s: the sync to %s failed unexpectedly", name, job.sha[:12])
+
+    def has_waiting(self, name: str) -> bool:
+        with self._lock:
+            return name in self._waiting
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no sync runs or waits (tests, shutdown); False on timeout."""
+        with self._lock:
+            return self._lock.wait_for(lambda: not self._busy, timeout=timeout)
 
 
 @dataclass
 class Receiver:
-    """What the endpoints need: the secret, the backend, and the deliveries seen."""
+    """What the endpoints need: the secret, the backend, the deliveries seen, the syncs."""
 
     secret: bytes
     backend: Backend
@@ -57,78 +193,112 @@ class Receiver:
     api_url: str = "https://api.github.com"
     deliveries: Deliveries = field(default_factory=Deliveries)
     _access: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
+    syncs: SyncQueue = field(init=False)
 
-    def git_token(self) -> str | None:
+    def __post_init__(self) -> None:
+        self.syncs = SyncQueue(self._sync_and_report)
+
+    def git_token(self, repository: str | None = None) -> str | None:
         """The lasting credential: a GitHub App's installation token (minted when the last
-        one nears its end), or the token file, read at each delivery so a rotated token is
-        picked up without a restart."""
+        one nears its end; for a pod, scoped to `repository` with `contents: read` only), or
+        the token file, read at each delivery so a rotated token is picked up without a
+        restart."""
         if self.app_tokens is not None:
-            return self.app_tokens.token()
+            return self.app_tokens.token(repository)
         if self.git_token_file is None:
             return None
         return self.git_token_file.read_text().strip() or None
 
     def can_read(self, repository: str, login: str) -> bool:
-        """GitHub's answer, with the receiver's lasting credential, kept for five minutes."""
+        """Whether `login` is a collaborator of `repository`, as GitHub says with the
+        receiver's lasting credential; kept for five minutes."""
         key, now = (repository.lower(), login.lower()), time.monotonic()
         cached = self._access.get(key)
         if cached and now - cached[1] < ACCESS_CACHE_SECONDS:
             return cached[0]
-        token = self.git_token()
+        token = self.app_tokens.token() if self.app_tokens is not None else self.git_token()
         if token is None:
             raise ServiceError(
                 "no lasting credential (--git-token-file or a GitHub App) to ask GitHub with"
             )
-        allowed = GitHub(token=token, repository=repository, api_url=self.api_url).can_read(login)
+        github = GitHub(token=token, repository=repository, api_url=self.api_url)
+        try:
+            allowed = github.is_collaborator(login)
+        finally:
+            github.close()
         self._access[key] = (allowed, now)
         return allowed
 
-    def matching(self, push: Push) -> list[Environment]:
-        return [
-            env for env in self.backend.list()
-            if env.branch == push.branch and env.repository
-            and any(same_repository(env.repository, name) for name in push.repositories)
-        ]  # fmt: skip
+    def plan(self, push: Push) -> tuple[PushPlan, str | None]:
+        """The plan of `push` and the git token its private previews get."""
+        found = matching(push, self.backend.list())
+        token, note = None, None
+        if needs_credential(found):
+            try:
+                token = self.git_token(push.repositories[0])  # full_name
+            except PreviewError as exc:  # no credential: say so, sync the public ones
+                logger.warning("%s", exc)
+                note = f"no lasting credential for private repositories: {exc}"
+        plan = plan_push(push, found, have_token=token is not None, credential_note=note)
+        if plan.to_sync and self.app_tokens is None:
+            plan = PushPlan(plan.steps, "; ".join(filter(None, [plan.note, NO_REPORT])))
+        return plan, token
 
-    def apply(self, push: Push) -> tuple[int, list[dict[str, Any]], str | None]:
-        """Sync each matching preview: (status, one entry per matching preview, a note).
+    def start(self, push: Push) -> PushPlan:
+        """Plan `push` and start its syncs in the background."""
+        plan, token = self.plan(push)
+        for env in plan.to_sync:
+            self.syncs.submit(SyncJob(env, push.after, token if env.private else None))
+        for step in plan.steps:
+            if step.outcome is Outcome.SKIPPED:
+                logger.info("%s: skipped: %s", step.environment.environment, step.reason)
+        return plan
 
-        Each entry names the environment and says `synced` (with the commit, `changed`,
-        `restarted`), `skipped` (with the reason) or `failed` (with the error)."""
-        if push.deleted or push.branch is None:
-            return 200, [], "a deleted branch or a tag: nothing to sync"
-        found = self.matching(push)
-        if not found:
-            return 200, [], None
-        note = None
-        needs_token = any(env.private and not env.pinned for env in found)
+    def _sync_and_report(self, job: SyncJob, superseded: Callable[[], bool]) -> None:
+        name = job.environment.environment
         try:
-            token = self.git_token() if needs_token else None
-        except PreviewError as exc:  # the credential could not be had: say so, sync the public ones
-            logger.warning("%s", exc)
-            note, token = f"no lasting credential for private repositories: {exc}", None
-        entries = [self._apply_one(env, push.after, token) for env in found]
-        synced = [e for e in entries if e["status"] == "synced"]
-        if not synced and any(e["status"] == "failed" for e in entries):
-            return 502, entries, note
-        return (202 if synced else 200), entries, note
-
-    def _apply_one(self, env: Environment, sha: str, token: str | None) -> dict[str, Any]:
-        name = env.environment
-        if env.pinned:
-            return {"environment": name, "status": "skipped",
-                    "reason": "pinned to an approved commit (a fork's preview): a push never moves it"}  # fmt: skip
-        if env.private and token is None:
-            return {"environment": name, "status": "skipped", "reason":
-                    "private repository and no lasting credential (--git-token-file or a GitHub App): "
-                    "left to the workflow's sync"}  # fmt: skip
-        try:
-            result = self.backend.sync_to(env, sha=sha, git_token=token)
+            answer = self.backend.sync_to(job.environment, sha=job.sha, git_token=job.git_token)
         except PreviewError as exc:
-            logger.warning("%s: %s", name, exc)
-            return {"environment": name, "status": "failed", "error": str(exc)}
-        return {"environment": name, "status": "synced", "commit": result.get("commit"),
-                "changed": result.get("changed"), "restarted": result.get("restarted")}  # fmt: skip
+            logger.warning("%s: the sync to %s failed: %s", name, job.sha[:12], exc)
+            if not superseded():
+                self._report(job.environment, failure=str(exc), sha=job.sha)
+            return
+        commit = str(answer.get("commit") or job.sha)
+        logger.info("%s: synced to %s (changed: %s, restarted: %s)", name, commit[:12],
+                    answer.get("changed"), answer.get("restarted"))  # fmt: skip
+        if superseded():
+            logger.info("%s: a newer push waits: it reports instead", name)
+            return
+        if self.app_tokens is not None and job.environment.pr is not None:
+            settled = self.backend.settle(job.environment, commit=commit,
+                                          timeout=PAGE_TIMEOUT_SECONDS)  # fmt: skip
+            self._report(settled, sha=commit)
+
+    def _report(self, env: Environment, *, sha: str, failure: str | None = None) -> None:
+        """The sticky comment and the Deployment, as the workflow's run would leave them."""
+        if self.app_tokens is None or env.pr is None or not env.repository:
+            return
+        if "/" not in env.repository or "://" in env.repository:
+            return
+        try:
+            token = self.app_tokens.token()
+        except PreviewError as exc:
+            logger.warning("%s: cannot report to the pull request: %s", env.environment, exc)
+            return
+        github = GitHub(token=token, repository=env.repository, api_url=self.api_url)
+        reporter = PullRequestReporter(
+            github=github, environment=env.environment, pr=env.pr, name=env.name, url=env.url,
+            comment=True, deployment=True, log_url=None,
+            warn=lambda line: logger.warning("%s: %s", env.environment, line),
+        )  # fmt: skip
+        try:
+            reporter.started(sha)
+            if failure is not None:
+                reporter.failed(failure, commit=sha)
+            else:
+                reporter.succeeded(env)
+        finally:
+            github.close()
 
 
 def _error(status: int, message: str) -> JSONResponse:
@@ -156,17 +326,18 @@ def create_app(receiver: Receiver) -> Starlette:
             return JSONResponse(
                 [], headers={NOTE_HEADER: f"delivery {delivery} was already applied"}
             )
-        status, entries, note = await run_in_threadpool(receiver.apply, push)
-        return JSONResponse(
-            entries, status_code=status, headers={NOTE_HEADER: note} if note else None
-        )
+        plan = await run_in_threadpool(receiver.start, push)
+        entries = [step.as_dict(commit=push.after) for step in plan.steps]
+        status = 202 if plan.to_sync else 200
+        headers = {NOTE_HEADER: plan.note} if plan.note else None
+        return JSONResponse(entries, status_code=status, headers=headers)
 
     async def healthz(_: Request) -> Response:
         return PlainTextResponse("ok")
 
     async def collaborators(request: Request) -> Response:
         """Traefik's ForwardAuth for `access: collaborators`, after oauth2-proxy signed the
-        user in: may this GitHub user read the repository? (200 or 403)."""
+        user in: is this GitHub user a collaborator of the repository? (200 or 403)."""
         login = request.headers.get(USER_HEADER, "").strip()
         if not login:
             return PlainTextResponse("not signed in", status_code=401)
@@ -189,4 +360,5 @@ def create_app(receiver: Receiver) -> Starlette:
 def serve(receiver: Receiver, *, host: str, port: int) -> None:
     import uvicorn
 
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     uvicorn.run(create_app(receiver), host=host, port=port, log_level="warning")

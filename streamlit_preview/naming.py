@@ -56,6 +56,24 @@ def repository_key(repository: str) -> str:
     return text.rstrip("/").removesuffix(".git")
 
 
+def github_full_name(url: str, server_url: str | None = None) -> str | None:
+    """`owner/name` of a GitHub repository URL (github.com, or the `server_url` of GitHub
+    Enterprise), so the command line names a preview as the action does; None otherwise."""
+    match = _URL.match(url.strip())
+    if not match or url.startswith("file:"):
+        return None
+    hosts = {"github.com"}
+    server = _URL.match(server_url.rstrip("/") + "/") if server_url else None
+    if server:
+        hosts.add(server.group(1).lower())
+    host, path = match.groups()
+    parts = path.strip("/").removesuffix(".git").split("/")
+    if host.lower() not in hosts or len(parts) != 2:
+        return None
+    full_name = "/".join(parts)
+    return full_name if _OWNER_NAME.match(full_name) else None
+
+
 def same_repository(a: str, b: str) -> bool:
     """True when `a` and `b` name one repository; `owner/name` matches any host's URL of it."""
     key_a, key_b = repository_key(a), repository_key(b)
@@ -100,13 +118,42 @@ def host_for(environment: str, domain: str) -> str:
     return f"{environment}.{domain}"
 
 
-def labels_for(environment: str) -> dict[str, str]:
-    """The labels every object carries; `close` deletes by exactly these."""
-    return {
+LABEL_REPOSITORY = "streamlit-preview.dev/repository"
+LABEL_PR = "streamlit-preview.dev/pr"
+LABEL_APP = "streamlit-preview.dev/app"
+DEFAULT_APP = "default"
+_LABEL_VALUE = re.compile(r"^([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]$")
+
+
+def label_value(text: str) -> str:
+    """`text` as a Kubernetes label value: `owner/name` becomes `owner.name` (GitHub owners
+    have no dot, so the first dot splits it back); other characters become `_`; longer than
+    63 characters, it is cut and a short hash keeps it unique."""
+    value = re.sub(r"[^-A-Za-z0-9_.]", "_", text.replace("/", ".", 1)).strip("-_.")
+    if len(value) > MAX_LABEL:
+        digest = hashlib.sha256(text.encode()).hexdigest()[:6]
+        value = value[: MAX_LABEL - 7].rstrip("-_.") + "-" + digest
+    return value if _LABEL_VALUE.match(value) else hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def labels_for(
+    environment: str, *, repository: str | None = None, pr: int | None = None,
+    app: str | None = None,
+) -> dict[str, str]:  # fmt: skip
+    """The labels every object carries: `close` deletes by the first two; the repository,
+    pull request and app name are for cost tools (OpenCost, Kubecost) and for people."""
+    labels = {
         LABEL_MANAGED_BY: MANAGED_BY,
         LABEL_INSTANCE: environment,
         LABEL_NAME: "streamlit-preview",
     }
+    if repository:
+        labels[LABEL_REPOSITORY] = label_value(repository)
+    if pr is not None:
+        labels[LABEL_PR] = str(pr)
+    if repository or pr is not None:
+        labels[LABEL_APP] = label_value(app or DEFAULT_APP)
+    return labels
 
 
 def selector_for(environment: str) -> str:

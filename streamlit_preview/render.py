@@ -221,7 +221,9 @@ def render_manifests(
     context = {
         "name": name,
         "namespace": settings.namespace,
-        "labels": labels_for(name),
+        "labels": labels_for(
+            name, repository=settings.target.repository, pr=settings.target.pr, app=settings.name
+        ),
         "selector": {"app.kubernetes.io/instance": name},
         "annotations": annotations,
         "pod_annotations": {ANNOTATION_PREFIX + "config-hash": config_hash},

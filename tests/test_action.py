@@ -111,3 +111,31 @@ def test_an_empty_kubeconfig_says_so_in_one_line(action, remote, cluster):
     error = _one_error(result)
     assert result.returncode == 2 and "kubeconfig" in error and "empty" in error
     assert "Invalid kube-config" not in result.stdout
+
+
+def test_a_stale_synchronize_after_the_close_brings_nothing_back(action, remote, github, cluster):
+    """Sync and close run in different concurrency groups: the `closed` run went first and
+    deleted the preview; the `synchronize` run queued before it starts now. GitHub, asked,
+    says the pull request is closed: nothing is applied and the comment stays as close left
+    it (its event payload still says open)."""
+    github.fake.closed_prs.add(7)
+    closed = action(action.event("closed", remote.head(), state="closed"))
+    assert closed.returncode == 0, closed.stdout + closed.stderr
+    after_close = list(github.fake.comment_history)
+    assert after_close and "closed" in after_close[-1][0]
+    store_after_close = dict(cluster[0].store)
+    asked_before = len(github.fake.requests)
+
+    stale = action(action.event("synchronize", remote.head()))
+
+    assert stale.returncode == 0, stale.stdout + stale.stderr
+    assert "is closed now" in stale.stdout
+    assert cluster[0].store == store_after_close  # nothing applied
+    assert github.fake.comment_history == after_close
+    assert github.fake.requests[asked_before:] == [("GET", "/repos/octo/demo-app/pulls/7")]
+
+
+def test_a_synchronize_on_an_open_pull_request_asks_github_once(action, remote, github, cluster):
+    action(action.event("synchronize", remote.head()), mode="sync", wait_timeout="1s")
+    asked = [p for m, p in github.fake.requests if p.endswith("/pulls/7")]
+    assert asked == ["/repos/octo/demo-app/pulls/7"]

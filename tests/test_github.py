@@ -6,7 +6,15 @@ import httpx
 import pytest
 
 from streamlit_preview.errors import ServiceError
-from streamlit_preview.github import MARKER, CommentState, GitHub, Report, render_comment
+from streamlit_preview.github import (
+    MARKER,
+    CommentState,
+    GitHub,
+    Report,
+    deployment_environment,
+    deployment_task,
+    render_comment,
+)
 
 
 def client(github, token: str = "ghs_token") -> GitHub:  # type: ignore[no-untyped-def]
@@ -53,16 +61,48 @@ def test_comments_are_found_across_pages(github):
     assert len(github.fake.comments_by_pr[7]) == 131
 
 
-def test_deployments_progress_and_earlier_ones_become_inactive(github):
+def test_deployments_progress_and_only_the_previous_one_becomes_inactive(github):
     gh = client(github)
-    first = gh.start_deployment(environment="demo-app-pr-7", sha="a" * 40, description="preview")
+    task = deployment_task(7)
+    assert gh.latest_deployment("preview", task=task) is None
+    first = gh.start_deployment(
+        environment="preview", sha="a" * 40, description="preview", task=task
+    )
     gh.set_status(first, "success", log_url="https://x/log", environment_url="https://e/")
-    second = gh.start_deployment(environment="demo-app-pr-7", sha="b" * 40, description="preview")
-    assert gh.deactivate_others("demo-app-pr-7", keep=second, log_url=None) == 1
+    gh.start_deployment(
+        environment="preview", sha="c" * 40, description="other", task=deployment_task(8)
+    )
+    assert gh.latest_deployment("preview", task=task) == first  # not the other PR's
+    second = gh.start_deployment(
+        environment="preview", sha="b" * 40, description="preview", task=task
+    )
+    gh.deactivate(first, log_url=None)
     assert github.fake.statuses[first] == ["in_progress", "success", "inactive"]
     assert github.fake.statuses[second] == ["in_progress"]
+    assert gh.latest_deployment("preview", task=task) == second
     created = github.fake.deployment_list[0]
     assert created["transient_environment"] is True and created["production_environment"] is False
+
+
+def test_one_github_environment_per_repository_and_app():
+    assert deployment_environment(None) == "preview"
+    assert deployment_environment("admin") == "preview-admin"
+
+
+def test_the_collaborator_check_admits_collaborators_only(github):
+    """On a public repository the permission endpoint says `read` for anyone: the
+    collaborator check (204 or 404) is what tells collaborators apart."""
+    github.fake.collaborators = {"maintainer"}
+    gh = client(github)
+    assert gh.is_collaborator("maintainer") is True
+    assert gh.is_collaborator("passer-by") is False
+
+
+def test_github_says_whether_a_pull_request_is_still_open(github):
+    gh = client(github)
+    assert gh.pull_request_is_open(7) is True
+    github.fake.closed_prs.add(7)
+    assert gh.pull_request_is_open(7) is False
 
 
 def test_server_errors_are_retried(github):

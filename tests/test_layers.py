@@ -17,7 +17,6 @@ DOORS = {
     "psutil": {"reloader/viewers.py"},
     "uv": {"reloader/uvinstall.py"},
     "tenacity": {"github.py"},
-    "jsonschema": {"webhooks.py"},
     "jwt": {"github.py"},
     "websockets": {"reloader/pagecheck.py"},
 }

@@ -8,7 +8,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Protocol
 
 from ..config import Settings
@@ -38,11 +38,26 @@ class Environment:
     app_error: str | None = None  # `app error at app.py:3: NameError: ...` (status "app error")
     pinned: bool = False  # a fork's approved commit: a push never moves it
     private: bool = False  # cloned with a token: a webhook sync needs a lasting one
+    created_at: datetime | None = None  # when it was first opened (`list`: its age)
+    synced_at: datetime | None = None  # when its reloader last synced (`list`)
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        data["expires_at"] = self.expires_at.isoformat() if self.expires_at else None
+        for key in ("expires_at", "created_at", "synced_at"):
+            value = getattr(self, key)
+            data[key] = value.isoformat().replace("+00:00", "Z") if value else None
         return data
+
+
+def parse_time(text: object) -> datetime | None:
+    """An ISO 8601 time (`...Z` or with an offset) as an aware datetime; None if not one."""
+    if not isinstance(text, str) or not text:
+        return None
+    try:
+        parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return parsed if parsed.tzinfo else parsed.replace(tzinfo=UTC)
 
 
 def describe_sync(environment: str, answer: dict[str, object]) -> str:
@@ -76,6 +91,10 @@ class Backend(Protocol):
     ) -> dict[str, object]:
         """Sync a running environment to `sha` (the webhook receiver's path); the reloader's
         `/sync` answer. No rollout, no report: only the signed call."""
+
+    def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
+        """`environment` at `commit` as its page check saw it (the receiver's report): the
+        title, or `app error` with its line; unchanged when the check is off or late."""
 
 
 def raise_if_setup_failed(environment: str, status: dict, url: str | None) -> None:

@@ -31,7 +31,14 @@ from kubernetes.config.config_exception import ConfigException
 
 from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
 from ..config import Settings
-from ..errors import InputError, RolloutError, ServiceError, SyncError, UnknownCommitError
+from ..errors import (
+    InputError,
+    PreviewError,
+    RolloutError,
+    ServiceError,
+    SyncError,
+    UnknownCommitError,
+)
 from ..naming import LABEL_INSTANCE, same_repository, selector_for
 from ..render import (
     ALL_KINDS,
@@ -47,6 +54,7 @@ from .base import (
     Environment,
     Progress,
     describe_sync,
+    parse_time,
     raise_if_setup_failed,
     wait_for_page,
     with_page,
@@ -321,7 +329,10 @@ class KubernetesBackend:
                     "GET", f"/api/v1/namespaces/{self.namespace}/services/{quote(env.environment)}:control/proxy/status",
                     allow=(403, 404, 502, 503),
                 )  # fmt: skip
-                page = (data.get("page") or {}) if status == 200 and isinstance(data, dict) else {}
+                if status == 200 and isinstance(data, dict):
+                    page = data.get("page") or {}
+                    env = replace(env, synced_at=parse_time(data.get("synced_at")),
+                                  commit=data.get("commit") or env.commit)  # fmt: skip
             marked.append(
                 replace(env, status="app error") if page.get("state") == "app_error" else env
             )
@@ -562,6 +573,34 @@ class KubernetesBackend:
             raise SyncError(f"{name}: sync answered {response.status_code}")
         return data
 
+    def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
+        """At the pod itself, as `sync_to` (the receiver runs in the cluster)."""
+        name = environment.environment
+        secret = self._get("Secret", name)
+        key = _webhook_key(secret)
+        if key is None:
+            return environment
+        annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
+        access = annotations.get(ANNOTATION_PREFIX + "access") or environment.access
+        settled = replace(
+            environment, commit=commit, status="running", access=access,
+            url=annotations.get(ANNOTATION_PREFIX + "url") or environment.url,
+            access_note=describe_access(access, environment.repository or ""),
+            sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
+        )  # fmt: skip
+
+        def detail() -> dict[str, Any]:
+            try:
+                address = self._control_address(name)
+                response = httpx.get(f"http://{address}/status", params={"detail": "1"},
+                                     headers=status_request_headers(key.encode()), timeout=5)  # fmt: skip
+                data = _json(response.content)
+            except (httpx.HTTPError, PreviewError):
+                return {}
+            return data if response.status_code == 200 and isinstance(data, dict) else {}
+
+        return with_page(settled, wait_for_page(detail, commit, timeout=timeout))
+
     def _control_address(self, name: str) -> str:
         """`ip:port` of the control port of a ready endpoint of the Service `name`."""
         _, data = self._call(
@@ -663,6 +702,7 @@ def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
         access=annotations.get(ANNOTATION_PREFIX + "access"),
         pinned=annotations.get(ANNOTATION_PREFIX + "pinned") == "true",
         private=annotations.get(ANNOTATION_PREFIX + "private") == "true",
+        created_at=parse_time(meta.get("creationTimestamp")),
     )  # fmt: skip
 
 

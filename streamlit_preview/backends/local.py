@@ -24,6 +24,7 @@ import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -39,6 +40,7 @@ from .base import (
     Environment,
     Progress,
     describe_sync,
+    parse_time,
     raise_if_setup_failed,
     wait_for_page,
     with_page,
@@ -73,6 +75,7 @@ class Record:
     name: str | None = None  # the `name` input, when the pull request has several previews
     pinned: bool = False  # PREVIEW_PIN: a fork's approved commit
     private: bool = False  # opened with a git token
+    created_at: str | None = None  # ISO 8601, UTC: when it was first opened
 
     @property
     def url(self) -> str:
@@ -191,6 +194,7 @@ class LocalBackend:
             environment=record.environment, url=record.url, commit=commit, status=status,
             branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
             pinned=record.pinned, private=record.private,
+            created_at=parse_time(record.created_at), synced_at=parse_time(report.get("synced_at")),
         )  # fmt: skip
 
     # -- verbs --------------------------------------------------------------------------
@@ -375,6 +379,7 @@ class LocalBackend:
             started=process_start_time(process.pid) or "", streamlit_port=streamlit_port,
             control_port=control_port, workdir=str(workdir), name=settings.name,
             pinned=settings.pin is not None, private=settings.git_token is not None,
+            created_at=(previous.created_at if previous else None) or _utc_now(),
         )  # fmt: skip
         self._save(record)
         return record
@@ -418,6 +423,14 @@ class LocalBackend:
             if record is None or not self._alive(record):
                 raise SyncError(f"{environment.environment}: not running")
             return self._send_sync(record, sha, git_token=git_token)
+
+    def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
+        record = self._load(environment.environment)
+        if record is None:
+            return environment
+        settled = replace(environment, url=record.url, commit=commit, status="running")
+        page = wait_for_page(lambda: self._status_detail(record), commit, timeout=timeout)
+        return with_page(settled, page)
 
     def _send_sync(self, record: Record, sha: str | None, *, git_token: str | None = None) -> dict:
         try:
@@ -482,6 +495,10 @@ def _error_of(response: httpx.Response) -> str:
         return str(response.json().get("error"))
     except ValueError:
         return response.text[:200]
+
+
+def _utc_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
 def _stop_group(pid: int) -> None:

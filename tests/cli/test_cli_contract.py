@@ -84,8 +84,17 @@ def test_list_prints_a_header_row(tmp_path, remote):
     assert opened.returncode == 0, opened.stderr
     try:
         lines = run("list", "--state-dir", str(state)).stdout.splitlines()
-        assert lines[0].split() == ["ENVIRONMENT", "STATUS", "COMMIT", "URL"]
+        assert lines[0].split() == ["ENVIRONMENT", "STATUS", "COMMIT", "AGE", "SYNCED", "URL"]
         assert lines[1].startswith(environment_name(remote.url, 1))
+        _, status, _, age, synced, url = lines[1].split()
+        assert (
+            status == "running"
+            and age.endswith("s")
+            and synced.endswith("s")
+            and url.startswith("http")
+        )
+        listed = json.loads(run("list", "--json", "--state-dir", str(state)).stdout)
+        assert listed[0]["created_at"].endswith("Z") and listed[0]["synced_at"].endswith("Z")
     finally:
         run("close", "--repo", remote.url, "--pr", "1", "--state-dir", str(state))
 
@@ -106,3 +115,24 @@ def test_a_state_folder_that_is_a_file_is_an_error(tmp_path):
     result = run("list", "--state-dir", str(state))
     assert result.returncode == 1
     assert "cannot read the state folder" in result.stderr
+
+
+def test_namespace_or_kubeconfig_mean_the_kubernetes_backend(tmp_path, remote):
+    """`close --namespace NS` as the docs show it must not succeed on the local backend."""
+    result = run("close", "--repo", remote.url, "--pr", "1", "--namespace", "previews",
+                 "--kubeconfig", str(tmp_path / "missing"), "--state-dir", str(tmp_path))  # fmt: skip
+    assert result.returncode == 2 and "was not there" not in result.stderr
+    assert result.stderr.startswith("error: --kubeconfig")  # read as Kubernetes' kubeconfig
+    mixed = run("close", "--backend", "local", "--repo", remote.url, "--pr", "1",
+                "--namespace", "previews", "--state-dir", str(tmp_path))  # fmt: skip
+    assert mixed.returncode == 2 and mixed.stderr.startswith("error: --namespace")
+    assert len(mixed.stderr.strip().splitlines()) == 1
+
+
+def test_a_github_url_names_the_preview_as_the_action_does():
+    result = run("render", "--repo", "https://github.com/acme/app", "--branch", "main",
+                 "--pr", "12", "--domain", "previews.example.com", "--router", "ingress")  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    assert "name: acme-app-pr-12" in result.stdout and "98d9fc" not in result.stdout
+    assert "streamlit-preview.dev/repository: acme.app" in result.stdout
+    assert "streamlit-preview.dev/pr: '12'" in result.stdout

@@ -89,9 +89,8 @@ def test_a_push_reaches_the_open_tab_through_the_webhook(hook, remote, page):
     answer = hook.post("push", _push(remote, new), delivery_id="delivery-1")
 
     assert answer.status_code == 202, answer.text
-    (synced,) = answer.json()
-    assert synced["environment"] == env["environment"] and synced["status"] == "synced"
-    assert synced["commit"] == new and synced["changed"] is True
+    (started,) = answer.json()
+    assert started == {"environment": env["environment"], "status": "started", "commit": new}
     page.get_by_text("Pushed, then hooked").wait_for(timeout=10_000)
     assert page.evaluate("performance.timeOrigin") == origin
 
@@ -110,6 +109,13 @@ def test_a_push_reaches_the_open_tab_through_the_webhook(hook, remote, page):
     assert status["streamlit"]["restarts"] == 0
     time.sleep(1)
     assert page.evaluate("performance.timeOrigin") == origin  # the tab was never reloaded
+
+
+def _commit(hook: Hook, env: dict) -> str | None:
+    try:
+        return httpx.get(f"{_control(hook, env)}/status", timeout=5).json().get("commit")
+    except httpx.HTTPError:
+        return None
 
 
 def _control(hook: Hook, env: dict) -> str:
@@ -207,6 +213,7 @@ def test_a_private_preview_syncs_with_a_github_app_token_the_receiver_mints(
             capture_output=True, text=True, timeout=120, cwd=ROOT, env=os.environ | {"GITHUB_TOKEN": "ghs_the_jobs_token"},
         )  # fmt: skip
         assert opened.returncode == 0, opened.stderr
+        opened_env = json.loads(opened.stdout)
         server.token = "ghs_minted0for12345"  # the job's token is dead; the App's first one works
         port = free_port()
         receiver = subprocess.Popen(
@@ -227,8 +234,15 @@ def test_a_private_preview_syncs_with_a_github_app_token_the_receiver_mints(
             )
             answer = hook.post("push", payload)
             assert answer.status_code == 202, answer.text
-            assert answer.json()[0]["status"] == "synced" and answer.json()[0]["commit"] == new
-            assert github.fake.minted == ["ghs_minted0for12345"]
+            assert answer.json()[0]["status"] == "started" and answer.json()[0]["commit"] == new
+            wait_for(lambda: _commit(hook, opened_env) == new, timeout=60)
+            assert github.fake.minted[0] == "ghs_minted0for12345"
+            # The pod runs the pull request's code: its token reads that one repository only.
+            assert github.fake.minted_scopes[0] == {"repositories": ["private"],
+                                                    "permissions": {"contents": "read"}}  # fmt: skip
+            # The receiver reported its sync on the pull request, as the workflow would.
+            wait_for(lambda: any(new[:12] in body and "ready" in body
+                                 for body, _ in github.fake.comment_history), timeout=60)  # fmt: skip
         finally:
             receiver.terminate()
             receiver.wait(timeout=10)
