@@ -444,6 +444,9 @@ class KubernetesBackend:
         reported = _termination_messages(pods)
         if reported:  # the reloader's own report of a failure no retry can fix
             raise RolloutError(f"{settings.environment}: {reported[0]}")
+        refused = None if pods else self._refusal(settings.environment)
+        if refused:  # no pod at all: the quota or a LimitRange refused to create it
+            raise RolloutError(f"{settings.environment}: no pod could be created: {refused}")
         reasons = _waiting_reasons(pods)
         hopeless = [r for r in reasons if r.split(":")[0] in HOPELESS_REASONS]
         elapsed = time.monotonic() - started
@@ -459,6 +462,25 @@ class KubernetesBackend:
                 + f": {why}"
             )
         return line
+
+    def _refusal(self, name: str) -> str | None:
+        """Why the pod could not be created, from the Deployment's and its ReplicaSets'
+        `ReplicaFailure` conditions (`FailedCreate`: a ResourceQuota exceeded, a LimitRange
+        violated, an admission policy); None while nothing refused it."""
+        deployment = self._get("Deployment", name) or {}
+        found = [deployment]
+        status, data = self._call(
+            "GET", f"/apis/apps/v1/namespaces/{self.namespace}/replicasets",
+            query=[("labelSelector", f"{LABEL_INSTANCE}={name}")], allow=(403, 404),
+        )  # fmt: skip
+        if status == 200 and isinstance(data, dict):
+            found += data.get("items") or []
+        for obj in found:
+            for condition in (obj.get("status") or {}).get("conditions") or []:
+                if condition.get("type") == "ReplicaFailure" and condition.get("status") == "True":
+                    message = (condition.get("message") or condition.get("reason") or "").strip()
+                    return message.splitlines()[0] if message else "FailedCreate"
+        return None
 
     def _wait_for_rollout(self, settings: Settings, progress: Progress) -> None:
         started = time.monotonic()

@@ -233,3 +233,38 @@ def test_ttl_counts_from_the_last_sync(preview, kube):
     )
     assert opened.environment not in [e.environment for e in expired]
     assert objects_of(kube, opened.environment).get("deployments") == [opened.environment]
+
+
+def test_a_pod_the_limits_refuse_is_reported_at_once_with_the_limit(preview, remote):
+    """The examples' LimitRange allows 16Gi per container: asking for 32Gi, no pod can be
+    created. The open fails within seconds, naming the limit, not after `wait-timeout` with
+    "the pod never became ready"."""
+    import time
+
+    from streamlit_preview.errors import RolloutError
+
+    backend, settings = preview
+    started = time.monotonic()
+    with pytest.raises(RolloutError) as refused:
+        lifecycle.open_environment(backend, settings(pr=61, memory="32Gi"), quiet)
+    took = time.monotonic() - started
+    message = str(refused.value)
+    assert "no pod could be created" in message and "16Gi" in message, message
+    assert "\n" not in message and took < 60, (took, message)
+
+
+def test_every_object_carries_its_repository_pr_and_app_as_labels(preview, remote, kube):
+    backend, settings = preview
+    opened = lifecycle.open_environment(backend, settings(pr=62), quiet)
+    with kube.client() as client:
+        for path in (f"/apps/v1/namespaces/{NAMESPACE}/deployments", f"/v1/namespaces/{NAMESPACE}/services",
+                     f"/v1/namespaces/{NAMESPACE}/secrets", f"/v1/namespaces/{NAMESPACE}/pods"):  # fmt: skip
+            prefix = "/api" if path.startswith("/v1") else "/apis"
+            items = client.get(prefix + path, params={
+                "labelSelector": f"app.kubernetes.io/instance={opened.environment}"}).json()["items"]  # fmt: skip
+            assert items, path
+            for item in items:
+                labels = item["metadata"]["labels"]
+                assert labels["streamlit-preview.dev/repository"] == "octo.demo-app", path
+                assert labels["streamlit-preview.dev/pr"] == "62"
+                assert labels["streamlit-preview.dev/app"] == "default"
