@@ -373,6 +373,9 @@ def _plain(text: str) -> str:
     )
 
 
+REFRESH_MARGIN_SECONDS_DEFAULT = 300.0
+
+
 class AppInstallationTokens:
     """Installation tokens of a GitHub App, minted from the App's private key when needed.
 
@@ -381,8 +384,6 @@ class AppInstallationTokens:
     for an installation token that lives an hour. A token is reused until five minutes before
     it expires. The key and the tokens never reach logs or errors.
     """
-
-    REFRESH_MARGIN_SECONDS = 300
 
     def __init__(
         self, *, app_id: str, private_key: str, installation_id: str,
@@ -407,14 +408,17 @@ class AppInstallationTokens:
                 f"the GitHub App's private key cannot sign: {type(exc).__name__}"
             ) from None
 
-    def token(self, repository: str | None = None) -> str:
+    def token(
+        self, repository: str | None = None, *, lasting: float = REFRESH_MARGIN_SECONDS_DEFAULT
+    ) -> str:
         """A valid installation token, minted anew when the last one is about to expire.
 
         With `repository` (`owner/name`), the token reads that one repository's contents and
         nothing else: that is the token a preview's pod gets, since the pod runs the pull
-        request's code. Without it, the App's own permissions (the receiver's reports)."""
+        request's code. Without it, the App's own permissions (the receiver's reports). The
+        token returned is good for at least `lasting` more seconds."""
         cached = self._tokens.get(repository)
-        if cached and time.time() < cached[1] - self.REFRESH_MARGIN_SECONDS:
+        if cached and time.time() < cached[1] - lasting:
             return cached[0]
         path = f"/app/installations/{quote(self.installation_id)}/access_tokens"
         scope = None

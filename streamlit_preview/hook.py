@@ -50,7 +50,11 @@ logger = logging.getLogger(__name__)
 USER_HEADER = "X-Auth-Request-User"  # set by oauth2-proxy, copied by Traefik (authResponseHeaders)
 ACCESS_CACHE_SECONDS = 300
 NOTE_HEADER = "X-Preview-Note"  # why nothing was synced, when that is not obvious
-PAGE_TIMEOUT_SECONDS = 60.0  # how long a report waits for the preview's look at its page
+PAGE_TIMEOUT_SECONDS = 60.0
+TOKEN_REFRESH_SECONDS = 1800.0  # installation tokens live 60 min
+TOKEN_LIFE_AT_STORE_SECONDS = (
+    TOKEN_REFRESH_SECONDS + 300
+)  # a stored token outlives the next round  # how long a report waits for the preview's look at its page
 NO_REPORT = (
     "no GitHub App credential: the pull request's comment and Deployment are updated by the "
     "workflow's next run"
@@ -254,6 +258,40 @@ class Receiver:
                 logger.info("%s: skipped: %s", step.environment.environment, step.reason)
         return plan
 
+    def refresh_tokens(self) -> int:
+        """Give every private preview a fresh token (its repository only, `contents: read`),
+        so a pod that starts again between pushes clones without waiting for a workflow run.
+        Returns how many were refreshed; needs a GitHub App credential."""
+        if self.app_tokens is None:
+            return 0
+        refreshed = 0
+        for env in self.backend.list():
+            if not env.private or env.pinned or not env.repository or "/" not in env.repository:
+                continue
+            try:
+                token = self.app_tokens.token(env.repository, lasting=TOKEN_LIFE_AT_STORE_SECONDS)
+                self.backend.store_git_token(env, token)
+                refreshed += 1
+            except PreviewError as exc:
+                logger.warning("%s: could not refresh its clone token: %s", env.environment, exc)
+        return refreshed
+
+    def keep_tokens_fresh(self, *, every: float = TOKEN_REFRESH_SECONDS) -> threading.Thread:
+        """Refresh now, then every `every` seconds (installation tokens live an hour)."""
+
+        def loop() -> None:
+            while True:
+                try:
+                    count = self.refresh_tokens()
+                    logger.info("refreshed the clone token of %d private preview(s)", count)
+                except Exception:  # the loop must outlive one bad round
+                    logger.exception("refreshing clone tokens failed")
+                time.sleep(every)
+
+        thread = threading.Thread(target=loop, daemon=True, name="token refresh")
+        thread.start()
+        return thread
+
     def _sync_and_report(self, job: SyncJob, superseded: Callable[[], bool]) -> None:
         name = job.environment.environment
         try:
@@ -361,4 +399,6 @@ def serve(receiver: Receiver, *, host: str, port: int) -> None:
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    if receiver.app_tokens is not None:
+        receiver.keep_tokens_fresh()
     uvicorn.run(create_app(receiver), host=host, port=port, log_level="warning")

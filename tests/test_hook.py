@@ -45,6 +45,7 @@ class FakeBackend:
     most_at_once: int = 0
     sync_seconds: float = 0.0
     name: str = "fake"
+    stored: list[tuple[str, str]] = field(default_factory=list)  # store_git_token calls
 
     def __post_init__(self) -> None:
         self.hold.set()
@@ -68,6 +69,9 @@ class FakeBackend:
 
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         return replace(environment, commit=commit, page_title="Shop")
+
+    def store_git_token(self, environment: Environment, token: str) -> None:
+        self.stored.append((environment.environment, token))
 
 
 def _post(client: TestClient, payload: dict, event: str = "push"):  # type: ignore[no-untyped-def]
@@ -154,10 +158,7 @@ def test_plan_push_of_a_deletion_or_a_tag_moves_nothing():
         assert plan.steps == () and plan.note
 
 
-def test_with_a_github_app_the_pull_request_shows_the_receivers_sync(github, tmp_path):
-    """The comment and the Deployment follow the push as the workflow would leave them: a
-    Deployment of the new commit marked success, the previous one inactive, the comment
-    ready at the new commit."""
+def _app_tokens(github):  # type: ignore[no-untyped-def]
     from cryptography.hazmat.primitives import serialization
     from cryptography.hazmat.primitives.asymmetric import rsa
 
@@ -168,8 +169,31 @@ def test_with_a_github_app_the_pull_request_shows_the_receivers_sync(github, tmp
                             serialization.NoEncryption()).decode()  # fmt: skip
     github.fake.app_public_key = key.public_key().public_bytes(
         serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo).decode()  # fmt: skip
-    tokens = AppInstallationTokens(app_id="12345", private_key=pem, installation_id="42",
-                                   api_url=github.url)  # fmt: skip
+    return AppInstallationTokens(app_id="12345", private_key=pem, installation_id="42",
+                                 api_url=github.url)  # fmt: skip
+
+
+def test_private_previews_get_a_fresh_scoped_token_without_a_push(github):
+    """A pod rescheduled hours after its last workflow run finds a live token: the receiver
+    stores one per private preview, for that repository only, with `contents: read`."""
+    backend = FakeBackend(
+        [preview(1, private=True), preview(2), preview(3, private=True, pinned=True)]
+    )
+    receiver = Receiver(SECRET, backend, app_tokens=_app_tokens(github), api_url=github.url)  # type: ignore[arg-type]
+    assert receiver.refresh_tokens() == 1
+    assert backend.stored == [("acme-shop-pr-1", github.fake.minted[0])]
+    assert github.fake.minted_scopes == [
+        {"repositories": ["shop"], "permissions": {"contents": "read"}}
+    ]
+    without_app = Receiver(SECRET, backend)  # type: ignore[arg-type]
+    assert without_app.refresh_tokens() == 0
+
+
+def test_with_a_github_app_the_pull_request_shows_the_receivers_sync(github, tmp_path):
+    """The comment and the Deployment follow the push as the workflow would leave them: a
+    Deployment of the new commit marked success, the previous one inactive, the comment
+    ready at the new commit."""
+    tokens = _app_tokens(github)
     backend = FakeBackend([preview()])
     receiver = Receiver(SECRET, backend, app_tokens=tokens, api_url=github.url)  # type: ignore[arg-type]
     client = TestClient(create_app(receiver))

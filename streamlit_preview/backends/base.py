@@ -92,6 +92,10 @@ class Backend(Protocol):
         """Sync a running environment to `sha` (the webhook receiver's path); the reloader's
         `/sync` answer. No rollout, no report: only the signed call."""
 
+    def store_git_token(self, environment: Environment, token: str) -> None:
+        """Keep a fresh clone token where the preview reads it when it starts again (the
+        receiver's refresh: a pod rescheduled hours after its last workflow run)."""
+
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         """`environment` at `commit` as its page check saw it (the receiver's report): the
         title, or `app error` with its line; unchanged when the check is off or late."""

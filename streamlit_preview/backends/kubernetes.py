@@ -595,6 +595,12 @@ class KubernetesBackend:
             raise SyncError(f"{name}: sync answered {response.status_code}")
         return data
 
+    def store_git_token(self, environment: Environment, token: str) -> None:
+        """Patch the preview's Secret: a pod that starts again (drain, eviction, spot node)
+        mounts the fresh token instead of the job's dead one."""
+        encoded = base64.b64encode(token.encode()).decode()
+        self._merge_patch("Secret", environment.environment, {"data": {GIT_TOKEN: encoded}})
+
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         """At the pod itself, as `sync_to` (the receiver runs in the cluster)."""
         name = environment.environment

@@ -424,6 +424,12 @@ class LocalBackend:
                 raise SyncError(f"{environment.environment}: not running")
             return self._send_sync(record, sha, git_token=git_token)
 
+    def store_git_token(self, environment: Environment, token: str) -> None:
+        """The token file the reloader reads when it clones or fetches."""
+        with self._locked(environment.environment):
+            if self._load(environment.environment) is not None:
+                _write_atomically(self._token_path(environment.environment), token, mode=0o600)
+
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         record = self._load(environment.environment)
         if record is None:
