@@ -51,6 +51,7 @@ _INPUT_HELP = {
     "ephemeral-storage": "local disk the pod may use (request and limit)",
     "workspace-size": "size limit of the pod's /workspace and /tmp volumes",
     "check": "page: report what the page shows after every open and sync (exit 1 on an app error); none",
+    "clear-cache": "what a sync that changes more than Python source drops: data (st.cache_data), all (and st.cache_resource), never",
     "check-timeout": "how long a run may take before the page counts as still running (e.g. 30s)",
     "env": "KEY=VALUE for the app (repeatable)",
     "secret-env": "file of KEY=VALUE lines, stored in a Secret (values never on the command line)",

@@ -31,6 +31,7 @@ DEFAULT_IMAGES = {
 ROUTERS = ("istio", "gateway-api", "ingress", "none")
 
 # Input defaults: action.yml states the same values (a test keeps them equal).
+CLEAR_CACHE_MODES = ("data", "all", "never")
 DEFAULTS: dict[str, str] = {
     "mode": "auto",
     "namespace": "previews",
@@ -55,6 +56,7 @@ DEFAULTS: dict[str, str] = {
     "workspace-size": "1Gi",
     "check": "page",
     "check-timeout": "30s",
+    "clear-cache": "data",
     "env": "",
     "secret-env": "",
     "cpu": "500m",
@@ -104,6 +106,7 @@ class Settings:
     workspace_size: str
     check: str  # page: the reloader looks at the page after every start and sync; none
     check_timeout: int  # seconds a run may take before the page counts as "still running"
+    clear_cache: str  # data | all | never: what a sync changing more than Python source drops
     env: dict[str, str]
     cpu: str
     memory: str
@@ -197,6 +200,7 @@ def build_settings(
         workspace_size=check.quantity(label("workspace-size"), value["workspace-size"]),
         check=check.choice(label("check"), value["check"], ("page", "none")),
         check_timeout=check.duration(label("check-timeout"), value["check-timeout"]),
+        clear_cache=check.choice(label("clear-cache"), value["clear-cache"], CLEAR_CACHE_MODES),
         env=env,
         secret_env=secret_env,
         approve_label=check.no_control(label("approve-label"), value["approve-label"]),

@@ -173,6 +173,7 @@ def _container_env(settings: Settings) -> list[dict[str, str]]:
         env.append({"name": "PREVIEW_SECRET_ENV_NAMES", "value": ",".join(settings.secret_env)})
     env.append({"name": "PREVIEW_CHECK", "value": settings.check})
     env.append({"name": "PREVIEW_CHECK_TIMEOUT", "value": str(settings.check_timeout)})
+    env.append({"name": "PREVIEW_CLEAR_CACHE", "value": settings.clear_cache})
     env += [{"name": k, "value": v} for k, v in settings.env.items()]
     env += [{"name": k, "secret_key": f"env-{k}"} for k in settings.secret_env]
     return env

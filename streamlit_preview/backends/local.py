@@ -346,6 +346,7 @@ class LocalBackend:
         }
         env["PREVIEW_CHECK"] = settings.check
         env["PREVIEW_CHECK_TIMEOUT"] = str(settings.check_timeout)
+        env["PREVIEW_CLEAR_CACHE"] = settings.clear_cache
         if settings.secret_env:  # names only: the reloader redacts their values
             env["PREVIEW_SECRET_ENV_NAMES"] = ",".join(settings.secret_env)
         if settings.data_size:  # a folder under the state folder, kept across restarts

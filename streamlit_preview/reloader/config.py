@@ -46,6 +46,7 @@ class ReloaderSettings:
     pin: str | None = None  # serve exactly this commit (fork previews); never follow the branch
     check: str = "page"  # page: look at the page after every start and sync; none: do not
     check_timeout: float = 30.0  # seconds a run may take before the page counts as "still running"
+    clear_cache: str = "data"  # data | all | never: what a sync changing non-Python files drops
     secret_env_names: tuple[str, ...] = ()  # variables holding secret-env values: redacted
 
     @property
@@ -141,6 +142,11 @@ def build_parser(environ: Mapping[str, str]) -> argparse.ArgumentParser:
         default=e("PREVIEW_CHECK_TIMEOUT", "30"),
         help="seconds a run may take before the page counts as still running (PREVIEW_CHECK_TIMEOUT)",
     )
+    parser.add_argument(
+        "--clear-cache",
+        default=e("PREVIEW_CLEAR_CACHE", "data"),
+        help="what a sync changing more than Python source drops: data, all or never (PREVIEW_CLEAR_CACHE)",
+    )
     return parser  # fmt: skip
 
 
@@ -176,6 +182,9 @@ def parse_settings(argv: Sequence[str], environ: Mapping[str, str]) -> ReloaderS
         pin=_check_pin(args.pin),
         check=validation.choice("PREVIEW_CHECK", args.check, ("page", "none")),
         check_timeout=float(validation.duration("PREVIEW_CHECK_TIMEOUT", args.check_timeout)),
+        clear_cache=validation.choice(
+            "PREVIEW_CLEAR_CACHE", args.clear_cache, ("data", "all", "never")
+        ),
         secret_env_names=tuple(
             n for n in (environ.get("PREVIEW_SECRET_ENV_NAMES") or "").split(",") if n
         ),

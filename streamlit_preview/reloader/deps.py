@@ -191,27 +191,51 @@ class AppEnvironment:
         file = self.root / "requirements.txt"
         file.write_text(requirements)
         try:
-            installed = uvinstall.install(
+            installed, needed = uvinstall.install(
                 self.python, file, self._image_packages | before, cwd=cwd, env=self.env,
                 timeout=INSTALL_TIMEOUT_SECONDS,
             )  # fmt: skip
             logger.info("installed with uv: %s", ", ".join(installed) or "nothing was missing")
+            self._remove(sorted(set(self._installed()[0]) - needed), cwd=cwd)
         except UvUnavailable as exc:
             logger.info("installing with pip: %s", exc)
             self._pip_install(file, cwd=cwd)
+            # pip gives no resolution to compare with: what it no longer needs stays.
         after, pth_after = self._installed()
         changed = any(after.get(name) != version for name, version in before.items())
         added = set(after) - set(before)
         shadows_image = bool(added & set(self._image_packages))
         return changed or shadows_image or pth_after != pth_before
 
+    def remove_all(self, *, cwd: Path) -> bool:
+        """The requirements are gone: remove every package the environment itself holds, as
+        a fresh deploy would not have them; True when something was removed (restart)."""
+        if self._purelib is None:
+            return False
+        return self._remove(sorted(self._installed()[0]), cwd=cwd)
+
+    def _remove(self, names: list[str], *, cwd: Path) -> bool:
+        """Uninstall `names` from the environment itself (never the image's packages): a
+        package the commit no longer requires is gone, as in a fresh deploy. True if any."""
+        if not names:
+            return False
+        try:
+            uvinstall.uninstall(self.python, names, cwd=cwd, env=self.env,
+                                timeout=INSTALL_TIMEOUT_SECONDS)  # fmt: skip
+        except UvUnavailable:
+            self._run_pip(["uninstall", "--yes", *names], cwd=cwd, what="uninstalling")
+        logger.info("removed what the requirements no longer need: %s", ", ".join(names))
+        return True
+
     def _pip_install(self, file: Path, *, cwd: Path) -> None:
+        self._run_pip(["install", "--progress-bar", "off", "-r", str(file)], cwd=cwd,
+                      what="installing")  # fmt: skip
+
+    def _run_pip(self, arguments: list[str], *, cwd: Path, what: str) -> None:
         # The environment's own interpreter runs pip (it sees the image's pip through the
         # .pth file): a second faster than `pip --python`, which re-launches itself.
-        command = [
-            self.python, "-m", "pip", "install", "--disable-pip-version-check", "--no-input",
-            "--progress-bar", "off", "-r", str(file),
-        ]  # fmt: skip
+        command = [self.python, "-m", "pip", *arguments[:1], "--disable-pip-version-check",
+                   "--no-input", *arguments[1:]]  # fmt: skip
         try:
             result = subprocess.run(
                 command, cwd=cwd, env=self.env, capture_output=True, text=True,
@@ -219,7 +243,7 @@ class AppEnvironment:
             )  # fmt: skip
         except subprocess.TimeoutExpired:
             raise ServiceError(
-                f"installing requirements took longer than {INSTALL_TIMEOUT_SECONDS} s"
+                f"{what} requirements took longer than {INSTALL_TIMEOUT_SECONDS} s"
             ) from None
         for line in (result.stdout + result.stderr).splitlines():
             logger.debug("[pip] %s", line)
@@ -228,4 +252,4 @@ class AppEnvironment:
             reason = _public_reason(
                 errors[-1] if errors else f"pip exited with {result.returncode}"
             )
-            raise ServiceError(f"installing requirements failed: {reason}")
+            raise ServiceError(f"{what} requirements failed: {reason}")

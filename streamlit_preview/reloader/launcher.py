@@ -9,29 +9,84 @@ it unused: the app's requirements changed what Streamlit would import.
 
 It runs as `python -c` so that nothing of ours lands on the app's `sys.path`; its command line
 still reads `... streamlit run <app> ...` for whoever lists the processes.
+
+Every Streamlit the supervisor starts runs through it (a restart writes `go` at once), because
+it is also the reloader's hook inside the Streamlit process: after `go`, its stdin stays open
+for commands. `clear data N` drops every `st.cache_data` entry, `clear all N` the
+`st.cache_resource` ones too, each answered by one line `ACK_PREFIX N ok` on its output, so
+the reloader knows the caches are gone before it lets the open tabs rerun. It also serves
+Streamlit's page with the flag that makes an open tab reload itself when the server's
+Streamlit version is not its own (after a restart onto another version).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 from dataclasses import dataclass
 
 from ..processes import die_with_parent
 from .options import StreamlitOptions
 
+ACK_PREFIX = "\x1estreamlit-preview ack "
 # argv: [-c, <checkout>, streamlit, run, <app>, <flags>...]
 LAUNCHER_SOURCE = """
-import os, sys
+import os, sys, threading
 from streamlit.web import cli, bootstrap  # the slow part, done while the reloader clones
 import streamlit.web.server
 if sys.stdin.readline().strip() != "go":
     sys.exit(0)
-sys.stdin.close()
+ACK = ACK_PREFIX_HERE
+def _commands():
+    for line in sys.stdin:
+        words = line.split()
+        if len(words) != 3 or words[0] != "clear":
+            continue
+        try:
+            import streamlit as st
+            st.cache_data.clear()
+            if words[1] == "all":
+                st.cache_resource.clear()
+            answer = "ok"
+        except Exception as exc:
+            answer = type(exc).__name__
+        sys.stdout.write(ACK + words[2] + " " + answer + chr(10))
+        sys.stdout.flush()
+threading.Thread(target=_commands, daemon=True, name="streamlit-preview").start()
+def _reload_on_a_new_version():
+    # Serve index.html with a flag Streamlit's frontend reads (window.__streamlit): every
+    # new session then compares the frontend's own version with the server's and reloads
+    # the page when they differ (a restart brought another Streamlit). Without it a tab that
+    # reconnects keeps its old frontend. Only where Streamlit serves its files with Starlette
+    # following symlinks; any surprise leaves Streamlit as it is.
+    try:
+        import inspect, tempfile
+        from streamlit import file_util
+        from streamlit.web.server.starlette import starlette_static_routes
+        if "follow_symlink=True" not in inspect.getsource(starlette_static_routes):
+            return  # Tornado-served releases refuse the overlay's symlinks (403)
+        original = file_util.get_static_dir()
+        with open(os.path.join(original, "index.html"), encoding="utf-8") as file:
+            index = file.read()
+        if "<head>" not in index:
+            return
+        overlay = tempfile.mkdtemp(prefix="streamlit-static-")
+        for name in os.listdir(original):
+            if name != "index.html":
+                os.symlink(os.path.join(original, name), os.path.join(overlay, name))
+        flag = ("<script>window.__streamlit=Object.assign({},window.__streamlit,"
+                "{ENABLE_RELOAD_BASED_ON_HARDCODED_STREAMLIT_VERSION:true})</script>")
+        with open(os.path.join(overlay, "index.html"), "w", encoding="utf-8") as file:
+            file.write(index.replace("<head>", "<head>" + flag, 1))
+        file_util.get_static_dir = lambda: overlay
+    except Exception:
+        pass
+_reload_on_a_new_version()
 os.chdir(sys.argv[1])
 sys.path[0] = os.getcwd()  # as `python -m` sets it
 sys.argv = sys.argv[2:]
 cli.main(prog_name="streamlit")
-"""
+""".replace("ACK_PREFIX_HERE", repr(ACK_PREFIX))
 
 
 @dataclass
@@ -42,10 +97,16 @@ class Launcher:
     command: list[str]
 
     async def go(self) -> None:
-        assert self.process.stdin is not None
-        self.process.stdin.write(b"go\n")
-        await self.process.stdin.drain()
-        self.process.stdin.close()
+        await self.send("go")
+
+    async def send(self, line: str) -> None:
+        """One line to the launcher (`go`, then commands); a gone process is ignored."""
+        stdin = self.process.stdin
+        if stdin is None or stdin.is_closing():
+            return
+        stdin.write(line.encode() + b"\n")
+        with contextlib.suppress(ConnectionError):
+            await stdin.drain()
 
 
 async def prewarm(options: StreamlitOptions) -> Launcher:

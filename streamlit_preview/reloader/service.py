@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 from typing import NoReturn
 
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
@@ -23,7 +23,6 @@ from ..redact import Redactor, toml_values
 from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import (
-    DEPENDENCY_FILES,
     AppEnvironment,
     check_paths,
     dependency_files,
@@ -31,9 +30,10 @@ from .deps import (
     read_requirements,
     system_packages_file,
 )
-from .gitsync import Changes, Checkout, public_url
+from .gitsync import Checkout, public_url
 from .pagecheck import AppError, PageCheckError, check_page
 from .pagestate import PageState
+from .planning import CacheClear, Install, Reaction, plan_reaction, plan_sync
 from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import Supervisor
@@ -42,7 +42,6 @@ logger = logging.getLogger(__name__)
 
 CLONE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
 RESTART_WAIT_SECONDS = 30.0
-_RESTART_FILES = (".streamlit/config.toml",)
 
 
 @dataclass(frozen=True)
@@ -195,73 +194,71 @@ class Reloader:
                            frozenset(shas - {wanted}))  # fmt: skip
 
     async def _move_to(self, head: str, shas: frozenset[str]) -> SyncOutcome:
+        unknown = await self._unknown(shas, head)
+        previous = self.checkout.head()
+        self.last_error = self.setup.error  # a failed setup stays reported until it succeeds
+        update = await asyncio.to_thread(self.checkout.plan, head)
+        read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
+        touched = self.requirements_failed or any(
+            p in dependency_files(self.settings.app) for p in update.changes.paths
+        )  # read the requirements only then: the one-file push stays fast
+        installs_from_checkout = touched and needs_checkout(
+            read_requirements(read_new, self.settings.app) or ""
+        )
+        plan = plan_sync(update.changes, app=self.settings.app, install_failed=self.requirements_failed,
+                         installs_from_checkout=installs_from_checkout,
+                         clear_cache=self.settings.clear_cache)  # fmt: skip
+        needs_restart = False
+        if plan.install is Install.BEFORE:
+            needs_restart = await self._install_requirements(read_new)
+        # Asked before the files land, so the question does not slow Streamlit's rerun.
+        viewers = (
+            await self.supervisor.viewers() if plan.count_viewers and not needs_restart else None
+        )
+        if plan.clear_cache is not CacheClear.NONE and not needs_restart:
+            await self.supervisor.clear_caches(resources=plan.clear_cache is CacheClear.ALL)
+        changes = await asyncio.to_thread(self.checkout.apply, update)
+        if plan.install is Install.AFTER:  # it installs from paths of the new commit
+            needs_restart = await self._install_requirements(self.checkout.read_file)
+        self.commit = head
+        self.synced_at = _now()
+        if changes and watched(changes.paths, self.settings.setup_watch):
+            await self._run_setup()
+            needs_restart = True  # what setup made may be cached in the running app
+        self._check_app()
+        reaction = plan_reaction(
+            changes, plan, app=self.settings.app, needs_restart=needs_restart,
+            app_runnable=self._app_runnable(), viewers=viewers,
+            streamlit_down=self.supervisor.state in ("stopped", "crashed"),
+        )  # fmt: skip
+        await self._react(reaction)
+        if changes:
+            logger.info(
+                "synced %s -> %s (%d files, %s)", previous[:12], head[:12], len(changes.paths),
+                reaction.value,
+            )  # fmt: skip
+        return SyncOutcome(head, previous, bool(changes), reaction is Reaction.RESTART,
+                           frozenset(unknown))  # fmt: skip
+
+    async def _unknown(self, shas: frozenset[str], head: str) -> set[str]:
+        """The asked-for commits that are not on the branch up to `head`."""
         unknown = set()
         for sha in shas - {head}:
             found = await asyncio.to_thread(self.checkout.fetch_commit, sha)
             if not found or not await asyncio.to_thread(self.checkout.is_on_branch, sha, head):
                 unknown.add(sha)
-        previous = self.checkout.head()
-        self.last_error = self.setup.error  # a failed setup stays reported until it succeeds
-        # Install first, from the new commit: when its files land (and Streamlit reruns by
-        # itself), what they import is already there.
-        must_restart = False
-        update = await asyncio.to_thread(self.checkout.plan, head)
-        read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
-        install = self.requirements_failed or any(
-            p in dependency_files(self.settings.app) for p in update.changes.paths
-        )
-        local = install and needs_checkout(read_requirements(read_new, self.settings.app) or "")
-        if install and not local:
-            must_restart = await self._install_requirements(read_new)
-        # Asked before the files land, so the question does not slow Streamlit's rerun.
-        python_changed = any(p.endswith(".py") for p in update.changes.paths)
-        viewers = await self.supervisor.viewers() if python_changed and not must_restart else None
-        changes = await asyncio.to_thread(self.checkout.apply, update)
-        if local:  # it installs from paths of the new commit: they must be on disk first
-            must_restart = await self._install_requirements(self.checkout.read_file)
-            if not must_restart and self.supervisor.state == "running":
-                self.supervisor.force_rerun()  # the files' own rerun ran before the install
-        self.commit = head
-        self.synced_at = _now()
-        if changes and watched(changes.paths, self.settings.setup_watch):
-            await self._run_setup()
-            must_restart = True  # what setup made may be cached in the running app
-        # A retried install that now worked changes no file: the app must still see it.
-        retried = install and not self.requirements_failed and not changes
-        react_to = Changes(modified=DEPENDENCY_FILES[:1]) if retried else changes
-        restarted = await self._react(react_to, must_restart, viewers) if react_to else False
-        if changes:
-            logger.info(
-                "synced %s -> %s (%d files%s)", previous[:12], head[:12], len(changes.paths),
-                ", restarted" if restarted else "",
-            )  # fmt: skip
-        return SyncOutcome(head, previous, bool(changes), restarted, frozenset(unknown))
+        return unknown
 
-    async def _react(self, changes: Changes, restart: bool, viewers: int | None) -> bool:
-        """Make the running app show the new files; True when Streamlit was restarted.
-
-        `viewers`: the open tabs counted before the files landed (None: unknown).
-        """
-        if any(p in _RESTART_FILES for p in changes.paths):
-            restart = True
-        self._check_app()
-        if not self._app_runnable():
-            return False
-        if self.supervisor.state in ("stopped", "crashed"):
-            restart = True
-        elif not restart and any(p.endswith(".py") for p in changes.paths):
-            # Nobody is looking: old modules would linger in sys.modules, start fresh.
-            restart = viewers == 0
-        if restart:
+    async def _react(self, reaction: Reaction) -> None:
+        """Carry out `plan_reaction`'s answer."""
+        if reaction is Reaction.RESTART:
             started = time.monotonic()
             await self.supervisor.restart()
             # Answer once the new process serves, so "synced" means "live".
             await self.supervisor.wait_running(RESTART_WAIT_SECONDS)
             logger.info("streamlit restarted in %.1f s", time.monotonic() - started)
-            return True
-        if self.settings.app not in changes.paths and _needs_forced_rerun(changes):
+        elif reaction is Reaction.RERUN:
             self.supervisor.force_rerun()
-        return False
 
     async def _install_requirements(self, read: Callable[[str], bytes | None]) -> bool:
         """Install the requirements `read` finds if they changed; True if a restart is needed.
@@ -273,9 +270,11 @@ class Reloader:
             requirements = read_requirements(read, self.settings.app)
             if requirements == self.requirements and not self.requirements_failed:
                 return False
-            if requirements is None:
+            if requirements is None:  # none any more: a fresh deploy would have none either
                 self.requirements, self.requirements_failed = None, False
-                return False  # packages no longer listed stay installed: harmless
+                return await asyncio.to_thread(
+                    self.environment.remove_all, cwd=self.settings.workdir
+                )
             check_paths(requirements, self.settings.workdir)
             started = time.monotonic()
             restart = await asyncio.to_thread(
@@ -425,15 +424,6 @@ class Reloader:
         for task in list(self._background):
             task.cancel()
         await self.supervisor.close()
-
-
-def _needs_forced_rerun(changes: Changes) -> bool:
-    """Streamlit reruns by itself only for modified modules it has imported."""
-    if changes.added or changes.deleted:
-        return True
-    return any(
-        not p.endswith(".py") or PurePosixPath(p).parts[0] == "pages" for p in changes.modified
-    )
 
 
 def _now() -> str:

@@ -23,8 +23,7 @@ from collections import deque
 
 import httpx
 
-from ..processes import die_with_parent
-from .launcher import Launcher
+from .launcher import ACK_PREFIX, Launcher, prewarm
 from .lines import output_lines
 from .options import StreamlitOptions
 from .viewers import Peer, connected_peers
@@ -47,6 +46,7 @@ HANG_RESTARTS_BEFORE_UNHEALTHY = 3
 RECONNECT_WINDOW_SECONDS = 120.0
 RECONNECT_FAST_SECONDS = 10.0
 RECONNECT_SETTLE_SECONDS = 0.3
+CLEAR_TIMEOUT_SECONDS = 5.0
 _OWN_PROBE = re.compile(r" 200 GET /_stcore/(?:health|metrics) \(")
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
@@ -65,6 +65,9 @@ class Supervisor:
         self.last_exit: str | None = None
         self.output: deque[str] = deque(maxlen=40)
         self._process: asyncio.subprocess.Process | None = None
+        self._launcher: Launcher | None = None  # the running one: our hook in its process
+        self._acks: dict[str, asyncio.Future[str]] = {}
+        self._commands = 0
         self._watcher: asyncio.Task[None] | None = None
         self._reconnects: asyncio.Task[None] | None = None
         self._tabs_may_return = False
@@ -135,20 +138,11 @@ class Supervisor:
         launcher = self._prewarmed
         if launcher and launcher.command == command and launcher.process.returncode is None:
             self._prewarmed = None
-            await launcher.go()
-            self._process = launcher.process
         else:
             await self.discard_prewarmed()
-            self._process = await asyncio.create_subprocess_exec(
-                *command,
-                cwd=self.options.cwd,
-                env=self.options.child_env(),
-                stdin=asyncio.subprocess.DEVNULL,
-                stdout=asyncio.subprocess.PIPE,
-                stderr=asyncio.subprocess.STDOUT,
-                start_new_session=True,
-                preexec_fn=die_with_parent,
-            )
+            launcher = await prewarm(self.options)  # `go` at once: no head start, the hook
+        await launcher.go()
+        self._launcher, self._process = launcher, launcher.process
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
         if self.restarts:  # tabs of the process it replaces will reconnect to this one
@@ -184,6 +178,12 @@ class Supervisor:
         async for line in output_lines(process.stdout):
             if _OWN_PROBE.search(line):
                 continue  # some releases log every request, our health checks included
+            if line.startswith(ACK_PREFIX):  # the launcher's answer to one of our commands
+                number, _, answer = line.removeprefix(ACK_PREFIX).partition(" ")
+                waiting = self._acks.pop(number, None)
+                if waiting is not None and not waiting.done():
+                    waiting.set_result(answer)
+                continue
             self.output.append(line)
             print(f"[streamlit] {line}", file=sys.stderr, flush=True)
         code = await process.wait()
@@ -295,6 +295,31 @@ class Supervisor:
         if active is None:  # another Streamlit release's metrics: unknown, never "nobody"
             return None
         return active, connects
+
+    async def clear_caches(
+        self, *, resources: bool, timeout: float = CLEAR_TIMEOUT_SECONDS
+    ) -> bool:
+        """Drop every `st.cache_data` entry (and `st.cache_resource` with `resources`) inside
+        the running Streamlit; True once it says it did. False when nothing runs, or it did
+        not answer within `timeout` (the sync goes on: a stale cache beats a stuck sync)."""
+        launcher = self._launcher
+        if launcher is None or self.pid is None or launcher.process is not self._process:
+            return False
+        self._commands += 1
+        number = str(self._commands)
+        answered = asyncio.get_running_loop().create_future()
+        self._acks[number] = answered
+        await launcher.send(f"clear {'all' if resources else 'data'} {number}")
+        try:
+            answer = await asyncio.wait_for(answered, timeout)
+        except TimeoutError:
+            logger.warning("streamlit did not clear its caches within %.0f s", timeout)
+            return False
+        finally:
+            self._acks.pop(number, None)
+        if answer != "ok":
+            logger.warning("streamlit could not clear its caches: %s", answer)
+        return answer == "ok"
 
     def force_rerun(self) -> None:
         """Rerun every open session by rewriting the user config file Streamlit polls."""

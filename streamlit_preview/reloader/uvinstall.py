@@ -42,6 +42,7 @@ _PIP_TO_UV = {
     "no-warn-script-location": None,
 }
 _HASH_MODE = re.compile(r"--hash\b|--require-hashes\b")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*")
 _PINNED = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)==([^\s;#]+)$")
 
 
@@ -72,9 +73,10 @@ def install(
     cwd: Path,
     env: Mapping[str, str],
     timeout: float,
-) -> list[str]:
+) -> tuple[list[str], set[str]]:
     """Install `requirements` into the environment of `python`, which already sees `visible`
-    (normalised name → version). Returns the requirement lines that were installed."""
+    (normalised name → version). Returns the requirement lines that were installed, and the
+    normalised names of every package the resolution needs (installed or already seen)."""
     if _HASH_MODE.search(requirements.read_text()):
         raise UvUnavailable("hash-checking mode")
     uv = uv_binary()
@@ -86,14 +88,25 @@ def install(
           "--output-file", str(resolved), "--no-header", "--no-annotate", "--quiet",
           "--emit-index-url", "--emit-find-links"], cwd=cwd, env=uv_env, timeout=timeout)  # fmt: skip
     lines = [ln.strip() for ln in resolved.read_text().splitlines() if ln.strip()]
+    names = (_NAME.match(ln) for ln in lines if not ln.startswith("--"))
+    needed = {normalise(match[0]) for match in names if match}
     wanted = [ln for ln in lines if not ln.startswith("--") and _lacking(ln, visible)]
     if not wanted:
-        return []
+        return [], needed
     missing = requirements.with_name("missing.txt")
     missing.write_text("\n".join([ln for ln in lines if ln.startswith("--")] + wanted) + "\n")
     _run([uv, "pip", "install", "--no-deps", "--python", python, "-r", str(missing)],
          cwd=cwd, env=uv_env, timeout=timeout)  # fmt: skip
-    return wanted
+    return wanted, needed
+
+
+def uninstall(python: str, names: list[str], *, cwd: Path, env: Mapping[str, str],
+              timeout: float) -> None:  # fmt: skip
+    """Remove `names` from the environment of `python` itself (uv never sees, so never
+    touches, what the environment only sees through a `.pth` file: the image's packages)."""
+    uv_env = _uv_environment(env, prefix=Path(python).parent.parent)
+    _run([uv_binary(), "pip", "uninstall", "--python", python, *names],
+         cwd=cwd, env=uv_env, timeout=timeout)  # fmt: skip
 
 
 def _lacking(line: str, visible: Mapping[str, str]) -> bool:

@@ -82,3 +82,31 @@ def test_a_failure_is_reported_in_pips_words(tmp_path, environment):
     message = str(failure.value)
     assert message.startswith("installing requirements failed: ")
     assert "No matching distribution" in message
+
+
+def test_a_requirement_removed_from_the_list_is_uninstalled(tmp_path, environment, caplog):
+    """The environment holds exactly what the commit requires, as a fresh deploy would: a
+    package dropped from requirements.txt (and what only it needed) is removed, and that
+    needs a restart (the running app may have imported it)."""
+    make_wheel(tmp_path, "keptpkg", "1.0", "")
+    make_wheel(tmp_path, "droppedpkg", "1.0", "", requires=("droppeddep",))
+    make_wheel(tmp_path, "droppeddep", "1.0", "")
+    environment.install(f"--find-links {tmp_path}\nkeptpkg\ndroppedpkg\n", cwd=tmp_path)
+    assert _own_packages(environment) == {"keptpkg", "droppedpkg", "droppeddep"}
+    caplog.set_level(logging.INFO)
+
+    restart = environment.install(f"--find-links {tmp_path}\nkeptpkg\n", cwd=tmp_path)
+
+    assert _own_packages(environment) == {"keptpkg"}
+    assert restart is True
+    assert "removed what the requirements no longer need: droppeddep, droppedpkg" in caplog.text
+
+
+def test_no_requirements_at_all_leaves_only_the_images_packages(tmp_path, environment):
+    make_wheel(tmp_path, "onlypkg", "1.0", "")
+    environment.install(f"--find-links {tmp_path}\nonlypkg\njinja2==3.1.4\n", cwd=tmp_path)
+    assert environment.remove_all(cwd=tmp_path) is True
+    assert _own_packages(environment) == set()
+    assert environment.package_version("jinja2") is None  # the image's copy is seen again
+    assert installed_version("jinja2") != "3.1.4"
+    assert environment.remove_all(cwd=tmp_path) is False  # nothing left: no restart
