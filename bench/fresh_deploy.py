@@ -22,6 +22,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from streamlit_preview.reloader import contract
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.gitrepo import GitRemote
 from tests.fixtures.processes import ReloaderProcess
@@ -54,7 +55,7 @@ def main() -> None:
         for mode in ("data", "never"):
             (root / mode).mkdir()
             reloaders[mode] = ReloaderProcess(root / mode, remote.url,
-                                              extra_env={"PREVIEW_CLEAR_CACHE": mode, "PREVIEW_CHECK": "none"})  # fmt: skip
+                                              extra_env=contract.environment(clear_cache=mode, check="none"))  # fmt: skip
         try:
             for reloader in reloaders.values():
                 reloader.wait_ready()

@@ -22,6 +22,7 @@ from pathlib import Path
 
 from playwright.sync_api import sync_playwright
 
+from streamlit_preview.reloader import contract
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.gitrepo import GitRemote
 from tests.fixtures.processes import ReloaderProcess
@@ -48,7 +49,7 @@ def main() -> None:
             (root / kind).mkdir()
             counters[kind].write_text("")
             reloaders[kind] = ReloaderProcess(root / kind, remote.url, extra_env={
-                "PREVIEW_CHECK": kind, "RUNS_FILE": str(counters[kind])})  # fmt: skip
+                **contract.environment(check=kind), "RUNS_FILE": str(counters[kind])})  # fmt: skip
             reloaders[kind].wait_ready()
         live: dict[str, list[float]] = {"page": [], "none": []}
         checked, script_runs = [], {"page": [], "none": []}

@@ -23,6 +23,7 @@ from .access import SIGN_IN_CONFIGMAP, Access, AccessKind, SignIn, SignInRouter
 from .config import Settings
 from .errors import InputError
 from .naming import labels_for
+from .reloader import contract
 
 TEMPLATES = Path(__file__).parent / "templates"
 ANNOTATION_PREFIX = "streamlit-preview.dev/"
@@ -145,35 +146,16 @@ def secret_data(settings: Settings, *, webhook_key: str) -> dict[str, str]:
 
 
 def _container_env(settings: Settings) -> list[dict[str, str]]:
-    env = [
-        {"name": "PREVIEW_REPO", "value": settings.target.repo_url},
-        {"name": "PREVIEW_BRANCH", "value": settings.target.branch},
-        {"name": "PREVIEW_APP", "value": settings.app_path},
-        {"name": "PREVIEW_WORKDIR", "value": "/workspace"},
-        {"name": "PREVIEW_WEBHOOK_SECRET_FILE", "value": f"{SECRETS_DIR}/{WEBHOOK_KEY}"},
-        {"name": "PREVIEW_STREAMLIT_PORT", "value": str(STREAMLIT_PORT)},
-        {"name": "PREVIEW_CONTROL_PORT", "value": str(CONTROL_PORT)},
-        {"name": "HOME", "value": "/tmp"},
+    reloader = contract.for_settings(
+        settings, workdir="/workspace", webhook_secret_file=f"{SECRETS_DIR}/{WEBHOOK_KEY}",
+        streamlit_port=STREAMLIT_PORT, control_port=CONTROL_PORT,
+        git_token_file=f"{SECRETS_DIR}/{GIT_TOKEN}" if settings.git_token else None,
+        secrets_file=f"{SECRETS_DIR}/{SECRETS_TOML}" if settings.secrets_toml is not None else None,
+        data_dir=DATA_DIR if settings.data_size else None,
+    )  # fmt: skip
+    env = [{"name": k, "value": v} for k, v in reloader.items()] + [
+        {"name": "HOME", "value": "/tmp"}
     ]
-    if settings.git_token:
-        env.append({"name": "PREVIEW_GIT_TOKEN_FILE", "value": f"{SECRETS_DIR}/{GIT_TOKEN}"})
-    if settings.secrets_toml is not None:
-        env.append({"name": "PREVIEW_SECRETS_FILE", "value": f"{SECRETS_DIR}/{SECRETS_TOML}"})
-    if settings.url:
-        env.append({"name": "PREVIEW_PUBLIC_URL", "value": settings.url.rstrip("/")})
-    if settings.pin:
-        env.append({"name": "PREVIEW_PIN", "value": settings.pin})
-    if settings.data_size:
-        env.append({"name": "PREVIEW_DATA_DIR", "value": DATA_DIR})
-    if settings.setup:
-        env.append({"name": "PREVIEW_SETUP", "value": settings.setup})
-    if settings.setup_watch:
-        env.append({"name": "PREVIEW_SETUP_WATCH", "value": "\n".join(settings.setup_watch)})
-    if settings.secret_env:  # names only: the reloader redacts their values from what it reports
-        env.append({"name": "PREVIEW_SECRET_ENV_NAMES", "value": ",".join(settings.secret_env)})
-    env.append({"name": "PREVIEW_CHECK", "value": settings.check})
-    env.append({"name": "PREVIEW_CHECK_TIMEOUT", "value": str(settings.check_timeout)})
-    env.append({"name": "PREVIEW_CLEAR_CACHE", "value": settings.clear_cache})
     env += [{"name": k, "value": v} for k, v in settings.env.items()]
     env += [{"name": k, "secret_key": f"env-{k}"} for k in settings.secret_env]
     return env

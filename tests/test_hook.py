@@ -210,3 +210,21 @@ def test_with_a_github_app_the_pull_request_shows_the_receivers_sync(github, tmp
     (comment,) = github.fake.comments_by_pr[1]
     assert "ready" in comment["body"] and SHA[2][:12] in comment["body"]
     assert json.dumps(comment).count("ghs_") == 0  # no token in what the PR shows
+
+
+def test_the_collaborator_check_admits_collaborators_only(github, tmp_path):
+    """Traefik's ForwardAuth for `access: collaborators`. GitHub's permission endpoint says
+    `read` for every user on a public repository (the fake's default): the receiver asks the
+    collaborator check instead, so a passer-by is refused."""
+    token = tmp_path / "token"
+    token.write_text("ghs_lasting\n")
+    github.fake.collaborators = {"member"}
+    receiver = Receiver(SECRET, FakeBackend(), git_token_file=token, api_url=github.url)  # type: ignore[arg-type]
+    client = TestClient(create_app(receiver))
+    path = "/access/collaborators/acme/shop"
+    assert client.get(path, headers={"X-Auth-Request-User": "member"}).status_code == 200
+    assert client.get(path, headers={"X-Auth-Request-User": "passer-by"}).status_code == 403
+    assert client.get(path).status_code == 401
+    asked = [p for _, p in github.fake.requests]
+    assert "/repos/acme/shop/collaborators/passer-by" in asked
+    assert not any(p.endswith("/permission") for p in asked)

@@ -34,6 +34,7 @@ from ..config import Settings
 from ..errors import RolloutError, ServiceError, SyncError
 from ..naming import same_repository
 from ..processes import process_start_time
+from ..reloader import contract
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import status_request_headers, sync_request
 from .base import (
@@ -331,42 +332,26 @@ class LocalBackend:
         # Nothing of ours reaches the app: no PREVIEW_* and no GitHub token (the reloader
         # gets the token as a file, as in the pod).
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith("PREVIEW_") and k not in ("GITHUB_TOKEN", "GH_TOKEN")}  # fmt: skip
+               if not k.startswith(contract.PREFIX) and k not in ("GITHUB_TOKEN", "GH_TOKEN")}  # fmt: skip
         env |= settings.env | settings.secret_env
-        env |= {
-            "PREVIEW_REPO": settings.target.repo_url,
-            "PREVIEW_BRANCH": settings.target.branch,
-            "PREVIEW_APP": settings.app_path,
-            "PREVIEW_WORKDIR": str(workdir),
-            "PREVIEW_WEBHOOK_SECRET_FILE": str(key),
-            "PREVIEW_BIND": "127.0.0.1",
-            "PREVIEW_STREAMLIT_PORT": str(streamlit_port),
-            "PREVIEW_CONTROL_PORT": str(control_port),
-            "PREVIEW_TERMINATION_LOG": str(self._termination_path(name)),
-        }
-        env["PREVIEW_CHECK"] = settings.check
-        env["PREVIEW_CHECK_TIMEOUT"] = str(settings.check_timeout)
-        env["PREVIEW_CLEAR_CACHE"] = settings.clear_cache
-        if settings.secret_env:  # names only: the reloader redacts their values
-            env["PREVIEW_SECRET_ENV_NAMES"] = ",".join(settings.secret_env)
-        if settings.data_size:  # a folder under the state folder, kept across restarts
-            data = self.state_dir / "data" / name
+        data = self.state_dir / "data" / name if settings.data_size else None
+        if data is not None:  # a folder under the state folder, kept across restarts
             data.mkdir(parents=True, exist_ok=True)
-            env["PREVIEW_DATA_DIR"] = str(data)
-        if settings.setup:
-            env["PREVIEW_SETUP"] = settings.setup
-            env["PREVIEW_SETUP_WATCH"] = "\n".join(settings.setup_watch)
         self._termination_path(name).unlink(missing_ok=True)
         if settings.secrets_toml is not None:  # outside the checkout, the owner's only
             _write_atomically(self._secrets_path(name), settings.secrets_toml, mode=0o600)
-            env["PREVIEW_SECRETS_FILE"] = str(self._secrets_path(name))
         else:
             self._secrets_path(name).unlink(missing_ok=True)
-        if settings.pin:
-            env["PREVIEW_PIN"] = settings.pin
         if settings.git_token:
             _write_atomically(self._token_path(name), settings.git_token, mode=0o600)
-            env["PREVIEW_GIT_TOKEN_FILE"] = str(self._token_path(name))
+        env |= contract.for_settings(
+            settings, workdir=str(workdir), webhook_secret_file=str(key), bind="127.0.0.1",
+            streamlit_port=streamlit_port, control_port=control_port, public_url=None,
+            termination_log=str(self._termination_path(name)),
+            data_dir=str(data) if data is not None else None,
+            secrets_file=str(self._secrets_path(name)) if settings.secrets_toml is not None else None,
+            git_token_file=str(self._token_path(name)) if settings.git_token else None,
+        )  # fmt: skip
         with self.log_path(name).open("ab") as log:
             process = subprocess.Popen(
                 [sys.executable, "-m", "streamlit_preview.reloader"],

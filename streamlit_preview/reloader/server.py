@@ -17,6 +17,7 @@ from types import FrameType
 import uvicorn
 
 from ..errors import EXIT_FAILURE
+from . import contract
 from .config import ReloaderSettings
 from .control import build_app
 from .deps import AppEnvironment
@@ -68,9 +69,9 @@ def report_termination(message: str) -> None:
     """Leave the reason we stop where the kubelet (or the local backend) reads it.
 
     Kubernetes shows the file at terminationMessagePath (/dev/termination-log) as the
-    container's `terminated.message`; PREVIEW_TERMINATION_LOG moves it.
+    container's `terminated.message`; the contract's `termination_log` moves it.
     """
-    path = Path(os.environ.get("PREVIEW_TERMINATION_LOG") or "/dev/termination-log")
+    path = Path(contract.read(os.environ, "termination_log") or "/dev/termination-log")
     if path.parent.is_dir():
         with contextlib.suppress(OSError):
             path.write_text(message[:4000] + "\n")

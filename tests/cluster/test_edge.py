@@ -120,12 +120,19 @@ def test_protected_previews_need_the_right_people(remote, previews, reviewer_bro
     outsider.close()
 
 
-def test_collaborators_are_asked_of_github(remote, previews, reviewer_browser, edge):
+@pytest.mark.parametrize(("pr", "repository"), [(23, "acme/shop"), (24, "acme/private-shop")])
+def test_collaborators_are_asked_of_github(
+    remote, previews, reviewer_browser, edge, pr, repository
+):
     """`access: collaborators`: signed in, then the webhook receiver asks GitHub (the stand-in)
-    whether the user may read the repository: `member` may, `outsider` may not."""
+    whether the user is a collaborator: `member` is, `outsider` is not. On the public
+    repository GitHub's permission endpoint says `read` for `outsider` too: the collaborator
+    check (204 or 404) is what keeps them out."""
     remote.commit({"streamlit_app.py": APP.format(n=1)})
     _, open_preview = previews
-    _, opened = open_preview(23, router="gateway-api", access="collaborators")
+    _, opened = open_preview(
+        pr, repository=repository, router="gateway-api", access="collaborators"
+    )
     assert opened.access == "collaborators"
     with router_client(edge) as client:
         assert wait_for_route(client, opened.url, want=302).status_code == 302
