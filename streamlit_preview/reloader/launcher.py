@@ -60,7 +60,7 @@ def _reload_on_a_new_version():
     # reconnects keeps its old frontend. Only where Streamlit serves its files with Starlette
     # following symlinks; any surprise leaves Streamlit as it is.
     try:
-        import inspect, tempfile
+        import hashlib, inspect, shutil, tempfile
         from streamlit import file_util
         from streamlit.web.server.starlette import starlette_static_routes
         if "follow_symlink=True" not in inspect.getsource(starlette_static_routes):
@@ -70,14 +70,24 @@ def _reload_on_a_new_version():
             index = file.read()
         if "<head>" not in index:
             return
-        overlay = tempfile.mkdtemp(prefix="streamlit-static-")
-        for name in os.listdir(original):
-            if name != "index.html":
-                os.symlink(os.path.join(original, name), os.path.join(overlay, name))
-        flag = ("<script>window.__streamlit=Object.assign({},window.__streamlit,"
-                "{ENABLE_RELOAD_BASED_ON_HARDCODED_STREAMLIT_VERSION:true})</script>")
-        with open(os.path.join(overlay, "index.html"), "w", encoding="utf-8") as file:
-            file.write(index.replace("<head>", "<head>" + flag, 1))
+        # In Streamlit's own HOME (the reloader's runtime folder, removed with it), one per
+        # Streamlit release, reused by every restart onto it.
+        key = hashlib.sha256(original.encode()).hexdigest()[:12]
+        overlay = os.path.join(os.environ.get("HOME") or tempfile.gettempdir(), "static-" + key)
+        if not os.path.isdir(overlay):
+            os.makedirs(os.path.dirname(overlay), exist_ok=True)
+            building = tempfile.mkdtemp(prefix="static-", dir=os.path.dirname(overlay))
+            for name in os.listdir(original):
+                if name != "index.html":
+                    os.symlink(os.path.join(original, name), os.path.join(building, name))
+            flag = ("<script>window.__streamlit=Object.assign({},window.__streamlit,"
+                    "{ENABLE_RELOAD_BASED_ON_HARDCODED_STREAMLIT_VERSION:true})</script>")
+            with open(os.path.join(building, "index.html"), "w", encoding="utf-8") as file:
+                file.write(index.replace("<head>", "<head>" + flag, 1))
+            try:
+                os.rename(building, overlay)
+            except OSError:  # another start made it first
+                shutil.rmtree(building, ignore_errors=True)
         file_util.get_static_dir = lambda: overlay
     except Exception:
         pass
