@@ -12,81 +12,35 @@ import os
 import sys
 from collections.abc import Callable, Mapping
 from dataclasses import replace
-from typing import Any
 
-from . import lifecycle, validation
+from . import lifecycle
 from .backends.base import Backend, Environment
-from .config import DEFAULTS, MODES, Settings, build_settings, make_target, parse_kubeconfig
+from .config import DEFAULTS, Settings, build_settings, make_target, parse_kubeconfig
+from .decide import AskApproval, Close, EventTarget, Open, Skip, Sync, decide, target_from_event
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
 from .github import CommentState, GitHub, Report
 from .reporting import PullRequestReporter
 from .runner import Runner
 
-# pull_request actions → mode, for `mode: auto`.
-AUTO_MODES = {
-    "opened": "open", "reopened": "open", "labeled": "open", "ready_for_review": "open",
-    "synchronize": "sync", "closed": "close",
-}  # fmt: skip
 INPUT_NAMES = [*DEFAULTS, "token"]
 
 
-def resolve_mode(mode: str, action: str | None) -> str | None:
-    """The mode to run, or None when an `auto` event needs nothing done."""
-    validation.choice("mode", mode or "auto", MODES)
-    if mode and mode != "auto":
-        return mode
-    return AUTO_MODES.get(action or "")
-
-
-def settings_from_event(runner: Runner, inputs: dict[str, str], token: str) -> Settings | None:
-    event_name, event = runner.event()
-    pull = event.get("pull_request")
-    if not isinstance(pull, dict):
-        raise InputError(
-            "event",
-            f"{event_name or 'this event'} has no pull_request: run the action on pull_request or pull_request_target",
-        )
-    mode = resolve_mode(inputs.get("mode", ""), event.get("action"))
-    if mode is None or _opens_a_closed_pull_request(event, mode):
-        return None
-    repository = (event.get("repository") or {}).get("full_name") or runner.environ.get(
-        "GITHUB_REPOSITORY", ""
-    )
-    head = pull.get("head") or {}
-    head_repo = head.get("repo") or {}
-    base_repo = event.get("repository") or {}
-    target = make_target(
-        repository=repository,
-        repo_url=head_repo.get("clone_url") or base_repo.get("clone_url") or "",
-        branch=head.get("ref") or "", pr=pull.get("number") or event.get("number") or "",
-        sha=head.get("sha"), owner_is_org=_owner_is_org(event),
+def settings_for(
+    target: EventTarget, decision: Open | Sync | Close, inputs: dict[str, str], token: str
+) -> Settings:
+    """The settings of the decided mode. Forks never get `secret-env`, `secrets-toml` or a
+    git token; a private repository's branch gets the job's token to clone with."""
+    checked = make_target(
+        repository=target.repository, repo_url=target.repo_url, branch=target.branch,
+        pr=target.pr, sha=target.sha, owner_is_org=target.owner_is_org,
     )  # fmt: skip
-    private = bool(head_repo.get("private") or base_repo.get("private"))
-    return build_settings(inputs | {"mode": mode}, target, git_token=token if private else None)
-
-
-def _is_fork(event: dict[str, Any]) -> bool:
-    """A pull request whose head lives in another repository than its base. A head whose
-    repository is gone (`head.repo: null`, a deleted fork) counts as a fork: fail closed."""
-    pull = event.get("pull_request")
-    if not isinstance(pull, dict):
-        return False  # not a pull request event at all: refused with its own message
-    head_repo = (pull.get("head") or {}).get("repo")
-    if not isinstance(head_repo, dict):
-        return True
-    head = head_repo.get("full_name")
-    base = (event.get("repository") or {}).get("full_name")
-    return not (head and base and head.lower() == base.lower())
-
-
-def _opens_a_closed_pull_request(event: dict[str, Any], mode: str) -> bool:
-    """`labeled` (or any opening action) on a closed pull request opens nothing."""
-    return mode != "close" and (event.get("pull_request") or {}).get("state") == "closed"
-
-
-def _owner_is_org(event: dict[str, Any]) -> bool:
-    owner = (event.get("repository") or {}).get("owner") or {}
-    return owner.get("type", "Organization") == "Organization"
+    mode = {Open: "open", Sync: "sync", Close: "close"}[type(decision)]
+    if target.fork:
+        safe = inputs | {"secret-env": "", "secrets-toml": "", "mode": mode}
+        settings = build_settings(safe, checked)
+        return replace(settings, pin=decision.pin) if isinstance(decision, Open) else settings
+    git_token = token if target.private else None
+    return build_settings(inputs | {"mode": mode}, checked, git_token=git_token)
 
 
 def _mask_kubeconfig(runner: Runner, text: str) -> None:
@@ -111,62 +65,6 @@ def connect(settings: Settings) -> Backend:
     return KubernetesBackend.connect(kubeconfig=settings.kubeconfig, namespace=settings.namespace)
 
 
-def _fork_settings(
-    runner: Runner, inputs: dict[str, str], token: str, github: Callable[[str], GitHub]
-) -> Settings | None:
-    """A fork's pull request: previewed only once approved, pinned to the approved commit.
-
-    Only `pull_request_target` events act (they carry the base repository's permissions
-    and run no code of the fork here): `labeled` with the approval label by someone with
-    write access opens the preview at the head commit; `synchronize` takes the label off and
-    says new commits need a new approval; `closed` closes. Forks never get `secret-env`,
-    `secrets-toml` or a git token.
-    """
-    event_name, event = runner.event()
-    pull = event.get("pull_request") or {}
-    label = (inputs.get("approve-label") or "").strip() or DEFAULTS["approve-label"]
-    action = event.get("action")
-    if event_name != "pull_request_target" or action not in ("labeled", "synchronize", "closed"):
-        runner.notice(f"a pull request from a fork is previewed once someone with write access adds the '{label}' label",
-                      title="streamlit-preview")  # fmt: skip
-        return None
-    head = pull.get("head") or {}
-    target = make_target(
-        repository=(event.get("repository") or {}).get("full_name") or runner.environ.get("GITHUB_REPOSITORY", ""),
-        repo_url=(head.get("repo") or {}).get("clone_url") or "", branch=head.get("ref") or "",
-        pr=pull.get("number") or "", sha=head.get("sha"), owner_is_org=_owner_is_org(event),
-    )  # fmt: skip
-    if _opens_a_closed_pull_request(event, "close" if action == "closed" else "open"):
-        return None
-    safe = inputs | {"secret-env": "", "secrets-toml": ""}
-    if action == "closed":
-        return build_settings(safe | {"mode": "close"}, target)
-    settings = replace(build_settings(safe | {"mode": "open"}, target), pin=head.get("sha"))
-    client = github(target.repository)
-    if action == "synchronize":
-        client.remove_label(target.pr, label)
-        if settings.comment:
-            client.upsert_comment(target.pr, Report(
-                environment=settings.environment, state=CommentState.WAITING, url=settings.url,
-                commit=None, log_url=runner.run_url,
-                detail=f"New commits were pushed from the fork: someone with write access must add the "
-                       f"`{label}` label again to preview them. The preview keeps the approved commit.",
-            ))  # fmt: skip
-        runner.notice(
-            f"new commits from the fork need a new '{label}' label", title="streamlit-preview"
-        )
-        return None
-    if (event.get("label") or {}).get("name") != label:
-        return None
-    sender = (event.get("sender") or {}).get("login") or ""
-    if not sender or not client.can_write(sender):
-        raise ServiceError(
-            f"approve-label: '{label}' was added by @{sender or 'someone'}, who has no write access "
-            f"to {target.repository}; the fork is not previewed"
-        )
-    return settings
-
-
 def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> int:
     inputs = runner.inputs(INPUT_NAMES)
     token = inputs.pop("token", "").strip()
@@ -178,28 +76,27 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
         runner.mask(line.partition("=")[2].strip().strip("\"'"))
         runner.mask(line)
     api_url = runner.environ.get("GITHUB_API_URL", "https://api.github.com")
-    if _is_fork(runner.event()[1]):
-        settings = _fork_settings(
-            runner,
-            inputs,
-            token,
-            lambda repo: GitHub(token=token, repository=repo, api_url=api_url),
-        )
-    else:
-        settings = settings_from_event(runner, inputs, token)
-    if settings is None:
-        runner.notice("nothing to do for this pull_request action", title="streamlit-preview")
+    event_name, event = runner.event()
+    decision = decide(event_name, event, inputs)
+    target = target_from_event(event, repository=runner.environ.get("GITHUB_REPOSITORY", ""))
+    if isinstance(decision, Skip):
+        runner.notice(decision.reason, title="streamlit-preview")
         return 0
-    if settings.mode != "close" and token and _closed_since(runner, settings, token, api_url):
+    client = GitHub(token=token, repository=target.repository, api_url=api_url)
+    if isinstance(decision, AskApproval):
+        _ask_for_approval(runner, target, decision, inputs, client)
+        return 0
+    settings = settings_for(target, decision, inputs, token)
+    if isinstance(decision, Open) and decision.approved_by is not None:
+        _check_approver(settings, decision.approved_by, client)
+    if settings.mode != "close" and token and _closed_since(runner, settings, client):
         runner.notice(
             f"pull request #{settings.target.pr} is closed now: nothing is opened or synced "
             "(this run's event was queued before the close)", title="streamlit-preview",
         )  # fmt: skip
         return 0
     backend = connect(settings)
-    github = None
-    if token and (settings.comment or settings.deployment):
-        github = GitHub(token=token, repository=settings.target.repository, api_url=api_url)
+    github = client if token and (settings.comment or settings.deployment) else None
     reporter = _reporter(runner, github, settings)
     with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):
         if settings.mode == "close":
@@ -238,19 +135,45 @@ def _reporter(runner: Runner, github: GitHub | None, settings: Settings) -> Pull
     )  # fmt: skip
 
 
-def _closed_since(runner: Runner, settings: Settings, token: str, api_url: str) -> bool:
+def _ask_for_approval(runner: Runner, target: EventTarget, decision: AskApproval,
+                      inputs: dict[str, str], github: GitHub) -> None:  # fmt: skip
+    """New commits from a fork: the label comes off, and the comment says why."""
+    settings = build_settings(inputs | {"mode": "open", "secret-env": "", "secrets-toml": ""},
+                              make_target(repository=target.repository, repo_url=target.repo_url,
+                                          branch=target.branch, pr=target.pr, sha=target.sha,
+                                          owner_is_org=target.owner_is_org))  # fmt: skip
+    github.remove_label(settings.target.pr, decision.label)
+    if settings.comment:
+        github.upsert_comment(settings.target.pr, Report(
+            environment=settings.environment, state=CommentState.WAITING, url=settings.url,
+            commit=None, log_url=runner.run_url,
+            detail=f"New commits were pushed from the fork: someone with write access must add the "
+                   f"`{decision.label}` label again to preview them. The preview keeps the approved commit.",
+        ))  # fmt: skip
+    runner.notice(
+        f"new commits from the fork need a new '{decision.label}' label", title="streamlit-preview"
+    )
+
+
+def _check_approver(settings: Settings, login: str, github: GitHub) -> None:
+    """The approval label counts only from someone with write access."""
+    if not login or not github.can_write(login):
+        raise ServiceError(
+            f"approve-label: '{settings.approve_label}' was added by @{login or 'someone'}, who has "
+            f"no write access to {settings.target.repository}; the fork is not previewed"
+        )
+
+
+def _closed_since(runner: Runner, settings: Settings, github: GitHub) -> bool:
     """Whether GitHub says the pull request is closed, whatever the event said: a `synchronize`
     run can start after the `closed` run deleted the preview, and must not bring it back. When
     GitHub cannot be asked, a warning, and the event is trusted."""
-    github = GitHub(token=token, repository=settings.target.repository, api_url=api_url)
     try:
         return not github.pull_request_is_open(settings.target.pr)
     except ServiceError as exc:
         runner.warning(f"could not ask GitHub whether the pull request is open: {exc}",
                        title="streamlit-preview")  # fmt: skip
         return False
-    finally:
-        github.close()
 
 
 def _write_outputs(

@@ -81,8 +81,9 @@ def test_a_push_reaches_the_tab_through_the_receiver_pod(
         answer = client.post(receiver, content=body, headers=headers)
 
         assert answer.status_code == 202, answer.text
-        assert answer.json() == [{"environment": settings.environment, "status": "synced", "commit": new,
-                                  "changed": True, "restarted": False}]  # fmt: skip
+        assert answer.json() == [
+            {"environment": settings.environment, "status": "started", "commit": new}
+        ]
         page.get_by_text("version 2").wait_for(timeout=10_000)
 
         forged = client.post(
