@@ -22,7 +22,7 @@ from pathlib import Path
 
 from starlette.testclient import TestClient
 
-from streamlit_preview.backends.base import Environment
+from streamlit_preview.environment import Environment, Status
 from streamlit_preview.github import GitHub
 from streamlit_preview.hook import Receiver, create_app
 from streamlit_preview.reporting import PullRequestReporter
@@ -39,7 +39,7 @@ def requests_per_sync(syncs: int) -> list[int]:
         try:
             github = GitHub(token="ghs_bench", repository="acme/shop", api_url=mock.url)
             env = Environment(environment="acme-shop-pr-7", url="https://acme-shop-pr-7.example/",
-                              commit=None, status="running", pr=7, repository="acme/shop")  # fmt: skip
+                              commit=None, status=Status.RUNNING, pr=7, repository="acme/shop")  # fmt: skip
             counts = []
             for n in range(syncs):
                 before = len(mock.fake.requests)
@@ -63,7 +63,7 @@ class SlowBackend:
         self.seconds = seconds
 
     def list(self) -> list[Environment]:
-        return [Environment(environment="acme-shop-pr-7", url=None, commit=None, status="running",
+        return [Environment(environment="acme-shop-pr-7", url=None, commit=None, status=Status.RUNNING,
                             branch="main", pr=7, repository="acme/shop")]  # fmt: skip
 
     def sync_to(self, environment: Environment, *, sha: str, git_token: str | None = None) -> dict:

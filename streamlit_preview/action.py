@@ -14,9 +14,9 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import lifecycle
-from .backends.base import Backend, Environment
 from .config import DEFAULTS, Settings, build_settings, make_target, parse_kubeconfig
 from .decide import AskApproval, Close, EventTarget, Open, Skip, Sync, decide, target_from_event
+from .environment import Backend, Environment, Status
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
 from .github import CommentState, GitHub, Report
 from .reporting import PullRequestReporter
@@ -120,7 +120,7 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
                 raise
             reporter.succeeded(env)
     _write_outputs(runner, settings, env, reporter)
-    if env.status == "app error":  # the preview runs, but its page shows an exception
+    if env.status is Status.APP_ERROR:  # the preview runs, but its page shows an exception
         runner.error(env.app_error or "app error", title="streamlit-preview: app error")
         return EXIT_FAILURE
     return 0

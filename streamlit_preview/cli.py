@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING
 
 from . import lifecycle
 from .argparsing import OneLineParser
-from .backends.base import Backend, Environment
 from .config import DEFAULTS, Settings, build_settings, make_target
+from .environment import Backend, Environment, Status
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
 from .naming import github_full_name
 from .versions import version_line
@@ -302,7 +302,7 @@ def _print_result(result: Environment | list[Environment], as_json: bool) -> Non
             age, synced = _ago(env.created_at, now), _ago(env.synced_at, now)
             print(f"{env.environment:<40} {env.status:<9} {commit:<12} {age:<6} {synced:<8} "
                   f"{env.url or '-'}")  # fmt: skip
-    elif result.url and result.status not in ("closed", "missing"):
+    elif result.url and result.status not in (Status.CLOSED, Status.MISSING):
         print(result.url)
 
 
@@ -374,7 +374,7 @@ def run(argv: Sequence[str]) -> int:
     verb = {"open": lifecycle.open_environment, "sync": lifecycle.sync_environment}[args.command]
     result = verb(backend, settings, _say)
     _print_result(result, args.json)
-    if result.status == "app error":  # the preview runs; the page shows an exception
+    if result.status is Status.APP_ERROR:  # the preview runs; the page shows an exception
         _say(result.app_error or "app error")
         return EXIT_FAILURE
     return 0

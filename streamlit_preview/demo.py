@@ -17,9 +17,9 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from . import lifecycle
-from .backends.base import Backend
 from .backends.local import LocalBackend
 from .config import Settings, build_settings, make_target
+from .environment import Backend
 from .errors import PreviewError
 
 EXAMPLE_APP = Path(__file__).parent / "example_app"

@@ -28,8 +28,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
-from .backends.base import Backend, Environment
 from .bodies import read_limited
+from .environment import Backend, Environment
 from .errors import PreviewError, ServiceError
 from .github import AppInstallationTokens, GitHub
 from .naming import same_repository

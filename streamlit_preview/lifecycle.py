@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from .backends.base import Backend, Environment, Progress
 from .config import Settings
+from .environment import Backend, Environment, Progress, Status
 from .errors import InputError
 from .naming import same_repository
 
@@ -42,10 +42,9 @@ def close_environment(backend: Backend, settings: Settings, progress: Progress) 
     progress(
         f"closed {settings.environment}" if existed else f"{settings.environment} was not there"
     )
-    return Environment(
-        environment=settings.environment, url=None, commit=None,
-        status="closed" if existed else "missing", namespace=_namespace(backend, settings),
-        pr=settings.target.pr, repository=settings.target.repository,
+    return Environment.for_settings(
+        settings, status=Status.CLOSED if existed else Status.MISSING, url=None, commit=None,
+        namespace=_namespace(backend, settings),
     )  # fmt: skip
 
 

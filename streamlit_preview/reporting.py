@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from .backends.base import Environment
+from .environment import Environment, Status
 from .errors import ServiceError
 from .github import CommentState, GitHub, Report, deployment_environment, deployment_task
 
@@ -99,7 +99,7 @@ class PullRequestReporter:
 
     def succeeded(self, env: Environment) -> None:
         """It serves: ready, or an app error when the page shows an exception."""
-        if env.status == "app error":
+        if env.status is Status.APP_ERROR:
             self._status(CommentState.APP_ERROR, description=(env.app_error or "app error")[:140])
             self._comment(CommentState.APP_ERROR, env, detail="The preview runs, and its page shows an exception:",
                           output=env.app_error)  # fmt: skip

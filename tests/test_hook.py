@@ -18,7 +18,7 @@ from dataclasses import dataclass, field, replace
 import pytest
 from starlette.testclient import TestClient
 
-from streamlit_preview.backends.base import Environment
+from streamlit_preview.environment import Environment, Status
 from streamlit_preview.hook import Outcome, Receiver, create_app, plan_push
 from streamlit_preview.webhooks import Push
 from tests.fixtures.webhooks import delivery, push_payload, recorded
@@ -29,7 +29,7 @@ SHA = [f"{n:x}" * 40 for n in range(1, 6)]
 
 def preview(pr: int = 1, **extra: object) -> Environment:
     fields: dict = {"environment": f"acme-shop-pr-{pr}", "url": f"http://127.0.0.1:9/{pr}",
-                    "commit": "0" * 40, "status": "running", "branch": "main", "pr": pr,
+                    "commit": "0" * 40, "status": Status.RUNNING, "branch": "main", "pr": pr,
                     "repository": "acme/shop"} | extra  # fmt: skip
     return Environment(**fields)
 

@@ -31,6 +31,7 @@ from kubernetes.config.config_exception import ConfigException
 
 from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
 from ..config import Settings
+from ..environment import Environment, Progress, Status, parse_time
 from ..errors import (
     InputError,
     PreviewError,
@@ -51,10 +52,7 @@ from ..render import (
 )
 from ..signing import status_request_headers, sync_request
 from .base import (
-    Environment,
-    Progress,
     describe_sync,
-    parse_time,
     raise_if_setup_failed,
     wait_for_page,
     with_page,
@@ -223,11 +221,10 @@ class KubernetesBackend:
         raise_if_setup_failed(settings.environment, status, settings.url)
         for note in status.get("notes") or []:
             progress(f"{settings.environment}: {note}")
-        opened = Environment(
-            environment=settings.environment, url=settings.url, commit=commit, status="running",
-            namespace=self.namespace, branch=settings.target.branch, pr=settings.target.pr,
-            repository=settings.target.repository, access=access.text,
-            access_note=access.describe(), sign_in_url=sign_in.url if sign_in else None,
+        opened = Environment.for_settings(
+            settings, status=Status.RUNNING, commit=commit, namespace=self.namespace,
+            access=access.text, access_note=access.describe(),
+            sign_in_url=sign_in.url if sign_in else None,
         )  # fmt: skip
         return self._with_page(settings, key, opened)
 
@@ -252,13 +249,15 @@ class KubernetesBackend:
         self._extend_ttl(settings)
         annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
         access = annotations.get(ANNOTATION_PREFIX + "access")
-        synced = Environment(
-            environment=settings.environment, url=annotations.get(ANNOTATION_PREFIX + "url") or settings.url,
-            commit=answer["commit"], status="running", namespace=self.namespace,
+        synced = Environment.for_settings(
+            settings, status=Status.RUNNING, commit=answer["commit"], namespace=self.namespace,
+            url=annotations.get(ANNOTATION_PREFIX + "url") or settings.url,
             branch=annotations.get(ANNOTATION_PREFIX + "branch") or settings.target.branch,
-            pr=settings.target.pr, repository=settings.target.repository, access=access,
-            access_note=describe_access(access, settings.target.repository),
+            access=access, access_note=describe_access(access, settings.target.repository),
             sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
+            name=annotations.get(ANNOTATION_PREFIX + "name") or settings.name,
+            pinned=annotations.get(ANNOTATION_PREFIX + "pinned") == "true",
+            private=annotations.get(ANNOTATION_PREFIX + "private") == "true",
         )  # fmt: skip
         return self._with_page(settings, key, synced)
 
@@ -313,7 +312,9 @@ class KubernetesBackend:
         found = []
         for deployment in data.get("items", []):
             ready = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
-            found.append(_environment_of(deployment, status="running" if ready else "starting"))
+            found.append(
+                _environment_of(deployment, status=Status.RUNNING if ready else Status.STARTING)
+            )
         return found
 
     def with_page_states(
@@ -324,7 +325,7 @@ class KubernetesBackend:
         marked = []
         for env in environments:
             page: dict[str, Any] = {}
-            if env.status == "running":
+            if env.status is Status.RUNNING:
                 status, data = self._call(
                     "GET", f"/api/v1/namespaces/{self.namespace}/services/{quote(env.environment)}:control/proxy/status",
                     allow=(403, 404, 502, 503),
@@ -334,7 +335,7 @@ class KubernetesBackend:
                     env = replace(env, synced_at=parse_time(data.get("synced_at")),
                                   commit=data.get("commit") or env.commit)  # fmt: skip
             marked.append(
-                replace(env, status="app error") if page.get("state") == "app_error" else env
+                replace(env, status=Status.APP_ERROR) if page.get("state") == "app_error" else env
             )
         return marked
 
@@ -611,7 +612,7 @@ class KubernetesBackend:
         annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
         access = annotations.get(ANNOTATION_PREFIX + "access") or environment.access
         settled = replace(
-            environment, commit=commit, status="running", access=access,
+            environment, commit=commit, status=Status.RUNNING, access=access,
             url=annotations.get(ANNOTATION_PREFIX + "url") or environment.url,
             access_note=describe_access(access, environment.repository or ""),
             sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
@@ -715,7 +716,7 @@ def _waiting_reasons(pods: list[dict[str, Any]]) -> list[str]:
     return reasons
 
 
-def _environment_of(obj: dict[str, Any], *, status: str) -> Environment:
+def _environment_of(obj: dict[str, Any], *, status: Status) -> Environment:
     meta = obj.get("metadata", {})
     annotations = meta.get("annotations") or {}
     pr = annotations.get(ANNOTATION_PREFIX + "pr")

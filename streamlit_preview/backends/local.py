@@ -31,6 +31,7 @@ import httpx
 
 from ..access import resolve_access
 from ..config import Settings
+from ..environment import Environment, Progress, Status, parse_time
 from ..errors import RolloutError, ServiceError, SyncError
 from ..naming import same_repository
 from ..processes import process_start_time
@@ -38,10 +39,7 @@ from ..reloader import contract
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import status_request_headers, sync_request
 from .base import (
-    Environment,
-    Progress,
     describe_sync,
-    parse_time,
     raise_if_setup_failed,
     wait_for_page,
     with_page,
@@ -181,16 +179,16 @@ class LocalBackend:
         except (httpx.HTTPError, ValueError):
             return {}
 
-    def _describe(self, record: Record, status: str | None = None) -> Environment:
+    def _describe(self, record: Record, status: Status | None = None) -> Environment:
         if status is None:
             if not self._alive(record):
-                status = "dead"
+                status = Status.DEAD
             else:
-                status = "running" if self._ready(record) else "starting"
-        report = self._status(record) if status != "dead" else {}
+                status = Status.RUNNING if self._ready(record) else Status.STARTING
+        report = self._status(record) if status is not Status.DEAD else {}
         commit = report.get("commit")
-        if (report.get("page") or {}).get("state") == "app_error" and status == "running":
-            status = "app error"
+        if (report.get("page") or {}).get("state") == "app_error" and status is Status.RUNNING:
+            status = Status.APP_ERROR
         return Environment(
             environment=record.environment, url=record.url, commit=commit, status=status,
             branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
@@ -215,7 +213,7 @@ class LocalBackend:
                 record = self._load(path.stem)
             except DamagedRecord:
                 found.append(
-                    Environment(environment=path.stem, url=None, commit=None, status="damaged")
+                    Environment(environment=path.stem, url=None, commit=None, status=Status.DAMAGED)
                 )
                 continue
             if record:
@@ -252,7 +250,7 @@ class LocalBackend:
         raise_if_setup_failed(settings.environment, status, record.url)
         for note in status.get("notes") or []:
             progress(f"{settings.environment}: {note}")
-        return self._with_page(record, self._describe(record, "running"), settings)
+        return self._with_page(record, self._describe(record, Status.RUNNING), settings)
 
     def sync(self, settings: Settings, *, progress: Progress) -> Environment | None:
         with self._locked(settings.environment):
@@ -268,9 +266,10 @@ class LocalBackend:
             return self._open(settings, progress)
         answer = self._send_sync(record, settings.target.sha, git_token=settings.git_token)
         progress(describe_sync(settings.environment, answer))
-        synced = Environment(
-            environment=record.environment, url=record.url, commit=answer["commit"],
-            status="running", branch=record.branch, pr=record.pr, repository=record.repository,
+        synced = Environment.for_settings(
+            settings, status=Status.RUNNING, url=record.url, commit=answer["commit"],
+            branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
+            pinned=record.pinned, private=record.private,
         )  # fmt: skip
         return self._with_page(record, synced, settings)
 
@@ -420,7 +419,7 @@ class LocalBackend:
         record = self._load(environment.environment)
         if record is None:
             return environment
-        settled = replace(environment, url=record.url, commit=commit, status="running")
+        settled = replace(environment, url=record.url, commit=commit, status=Status.RUNNING)
         page = wait_for_page(lambda: self._status_detail(record), commit, timeout=timeout)
         return with_page(settled, page)
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 
 from .pagecheck import AppError
 
@@ -20,9 +21,18 @@ def _now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
+class Look(StrEnum):
+    """What the last look at the page found (`/status` `page.state`)."""
+
+    OK = "ok"
+    APP_ERROR = "app_error"
+    NOT_CHECKED = "not_checked"
+    CHECKING = "checking"
+
+
 @dataclass(frozen=True)
 class PageState:
-    state: str = "not_checked"
+    state: Look = Look.NOT_CHECKED
     commit: str | None = None
     errors: tuple[AppError, ...] = ()
     title: str | None = None
@@ -31,13 +41,13 @@ class PageState:
 
     @property
     def checked_commit(self) -> str | None:
-        return self.commit if self.state in ("ok", "app_error") else None
+        return self.commit if self.state in (Look.OK, Look.APP_ERROR) else None
 
     @classmethod
     def found(
         cls, commit: str, errors: list[AppError], *, title: str | None, note: str | None
     ) -> PageState:
-        state = "app_error" if errors else "ok"
+        state = Look.APP_ERROR if errors else Look.OK
         return cls(
             state=state,
             commit=commit,

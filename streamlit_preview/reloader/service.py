@@ -15,6 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
 
@@ -32,11 +33,11 @@ from .deps import (
 )
 from .gitsync import Checkout, public_url
 from .pagecheck import AppError, PageCheckError, check_page
-from .pagestate import PageState
+from .pagestate import Look, PageState
 from .planning import CacheClear, Install, Reaction, plan_reaction, plan_sync
 from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
-from .supervisor import Supervisor
+from .supervisor import StreamlitState, Supervisor
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +54,17 @@ class SyncOutcome:
     changed: bool
     restarted: bool
     unknown: frozenset[str]
+
+
+class Phase(StrEnum):
+    """The reloader's start-up, as `/status` reports it (`phase`)."""
+
+    CLONING = "cloning"
+    INSTALLING = "installing requirements"
+    SETUP = "setup"
+    STARTING = "starting"
+    SERVING = "serving"
+    FAILED = "failed"
 
 
 class Reloader:
@@ -78,7 +90,7 @@ class Reloader:
         self.requirements: str | None = None
         self.requirements_failed = False
         self.setup = SetupRun()
-        self.phase = "cloning"  # cloning → installing requirements → starting → serving
+        self.phase = Phase.CLONING  # → INSTALLING → (SETUP) → STARTING → SERVING, or FAILED
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
         self.page = PageState()
@@ -109,7 +121,7 @@ class Reloader:
         self.synced_at = _now()
         self.last_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
-        self.phase = "installing requirements"
+        self.phase = Phase.INSTALLING
         packages = system_packages_file(self.checkout.read_file, self.settings.app)
         if packages:
             self.notes.append(
@@ -124,17 +136,17 @@ class Reloader:
         if app_file is None or not app_file.is_file():
             self._fail(self.last_error or f"app {self.settings.app!r} not found")
         await self._run_setup()
-        self.phase = "starting"
+        self.phase = Phase.STARTING
         if self._app_runnable():
             await self.supervisor.start()
-        self.phase = "serving"
+        self.phase = Phase.SERVING
         self.schedule_page_check()
 
     async def _run_setup(self) -> None:
         """The `setup` command, if any, with the app's environment; a failure is reported."""
         if not self.settings.setup:
             return
-        previous_phase, self.phase = self.phase, "setup"
+        previous_phase, self.phase = self.phase, Phase.SETUP
         env = dict(self.supervisor.options.env)
         env["PATH"] = f"{Path(self.environment.python).parent}:{env.get('PATH', '/usr/bin:/bin')}"
         await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup)
@@ -145,7 +157,7 @@ class Reloader:
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
         self.last_error = message
-        self.phase = "failed"
+        self.phase = Phase.FAILED
         raise PermanentSyncError(message)
 
     # -- sync ---------------------------------------------------------------------------
@@ -229,7 +241,7 @@ class Reloader:
         reaction = plan_reaction(
             changes, plan, app=self.settings.app, needs_restart=needs_restart,
             app_runnable=self._app_runnable(), viewers=viewers,
-            streamlit_down=self.supervisor.state in ("stopped", "crashed"),
+            streamlit_down=self.supervisor.state in (StreamlitState.STOPPED, StreamlitState.CRASHED),
         )  # fmt: skip
         await self._react(reaction)
         if changes:
@@ -329,7 +341,7 @@ class Reloader:
             return
         if self._check_task is not None and not self._check_task.done():
             self._check_task.cancel()
-        self.page = PageState(state="checking", commit=self.commit)
+        self.page = PageState(state=Look.CHECKING, commit=self.commit)
         self._check_task = asyncio.get_running_loop().create_task(self._check_page(self.commit))
         self._background.add(self._check_task)
         self._check_task.add_done_callback(self._background.discard)
@@ -342,14 +354,14 @@ class Reloader:
             return
         if not await self.supervisor.wait_running(RESTART_WAIT_SECONDS):
             self.page = PageState(
-                state="not_checked", commit=commit, note="Streamlit is not running"
+                state=Look.NOT_CHECKED, commit=commit, note="Streamlit is not running"
             )
             return
         try:
             seen = await check_page(self.supervisor.options.local_base, workdir=self.settings.workdir,
                                     app=self.settings.app, timeout=self.settings.check_timeout)  # fmt: skip
         except PageCheckError as exc:
-            self.page = PageState(state="not_checked", commit=commit, note=str(exc))
+            self.page = PageState(state=Look.NOT_CHECKED, commit=commit, note=str(exc))
             return
         note = None if seen.finished else "still running"
         self.page = PageState.found(commit, seen.errors, title=seen.title, note=note)
@@ -363,7 +375,7 @@ class Reloader:
         answers its own health check."""
         return (
             self.checkout.exists() and self.commit is not None
-            and self.supervisor.state == "running" and await self.supervisor.healthy()
+            and self.supervisor.state is StreamlitState.RUNNING and await self.supervisor.healthy()
         )  # fmt: skip
 
     def redactor(self) -> Redactor:
@@ -390,7 +402,9 @@ class Reloader:
         """`/status`. Without `detail` (no signature needed): states and exception types, no
         output of the app, setup or pip. With it: their redacted tails too."""
         sup = self.supervisor
-        last_error = self.last_error or (sup.last_exit if sup.state == "crashed" else None)
+        last_error = self.last_error or (
+            sup.last_exit if sup.state is StreamlitState.CRASHED else None
+        )
         redact = self.redactor()
         setup = self.setup.as_dict() if self.settings.setup else None
         if setup is not None:

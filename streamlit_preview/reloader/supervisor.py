@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
+from enum import StrEnum
 
 import httpx
 
@@ -53,6 +54,15 @@ _METRIC = re.compile(
 )
 
 
+class StreamlitState(StrEnum):
+    """Where the Streamlit child is; `/status` reports it as `streamlit.state`."""
+
+    STOPPED = "stopped"
+    STARTING = "starting"
+    RUNNING = "running"
+    CRASHED = "crashed"
+
+
 class Supervisor:
     """Owns one Streamlit process at a time; every method is called on the event loop."""
 
@@ -60,7 +70,7 @@ class Supervisor:
         self.options = options
         # A launcher that imported Streamlit ahead of the first start (see `launcher`).
         self._prewarmed = prewarmed
-        self.state = "stopped"
+        self.state = StreamlitState.STOPPED
         self.restarts = 0
         self.last_exit: str | None = None
         self.output: deque[str] = deque(maxlen=40)
@@ -114,7 +124,7 @@ class Supervisor:
         async with self._lock:
             self._stopping = True
             await self._terminate()
-            self.state = "stopped"
+            self.state = StreamlitState.STOPPED
 
     async def close(self) -> None:
         if self._reconnects is not None:
@@ -132,7 +142,7 @@ class Supervisor:
             await launcher.process.wait()
 
     async def _spawn(self) -> None:
-        self.state = "starting"
+        self.state = StreamlitState.STARTING
         self._started_at = time.monotonic()
         command = self.options.command()
         launcher = self._prewarmed
@@ -194,7 +204,7 @@ class Supervisor:
         self._failures = 0 if ran_for > STABLE_AFTER_SECONDS else self._failures + 1
         tail = next((ln for ln in reversed(self.output) if ln.strip()), "")
         self.last_exit = f"Streamlit exited with {code}" + (f": {tail.strip()}" if tail else "")
-        self.state = "crashed"
+        self.state = StreamlitState.CRASHED
         delay = (
             BACKOFF_SECONDS[min(self._failures, len(BACKOFF_SECONDS)) - 1] if self._failures else 0
         )
@@ -231,7 +241,7 @@ class Supervisor:
         while process.returncode is None:
             with contextlib.suppress(httpx.HTTPError):
                 if (await self._http.get(url)).status_code == 200:
-                    self.state = "running"
+                    self.state = StreamlitState.RUNNING
                     break
             await asyncio.sleep(HEALTH_POLL_SECONDS)
         failures, healthy_since = 0, time.monotonic()
@@ -258,10 +268,10 @@ class Supervisor:
     async def wait_running(self, timeout: float) -> bool:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            if self.state == "running":
+            if self.state is StreamlitState.RUNNING:
                 return True
             await asyncio.sleep(HEALTH_POLL_SECONDS)
-        return self.state == "running"
+        return self.state is StreamlitState.RUNNING
 
     async def healthy(self) -> bool:
         """Ask Streamlit itself, not our cached state."""
