@@ -91,7 +91,9 @@ def test_open_sync_close_through_the_real_api_server(action, remote, github, kub
     assert closed.returncode == 0, closed.stdout + closed.stderr
     assert _wait_gone(kube, environment) == {}
     assert "closed" in github.fake.comments_by_pr[7][0]["body"]
-    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
+    assert github.fake.statuses and {states[-1] for states in github.fake.statuses.values()} == {
+        "inactive"
+    }
 
 
 def test_open_twice_keeps_one_comment_and_switches_turn_reporting_off(action, remote, github):
@@ -200,7 +202,9 @@ def test_gc_deletes_expired_previews_and_the_example_cronjob_is_accepted(
     # It tells the pull request: the comment says the preview is gone, its Deployment inactive.
     (comment,) = github.fake.comments_by_pr[7]
     assert "closed" in comment["body"] and "ttl passed" in comment["body"]
-    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
+    assert github.fake.statuses and {states[-1] for states in github.fake.statuses.values()} == {
+        "inactive"
+    }
     with kube.client() as client:
         apply(client, load(EXAMPLES / "gc-cronjob.yaml"))
         assert (
@@ -286,7 +290,10 @@ def test_named_previews_have_their_own_comment_and_deployment(action, remote, gi
     closed_all = action(action.event("closed", remote.head()), event_name="pull_request_target")
     assert closed_all.returncode == 0, closed_all.stdout
     assert _wait_gone(kube, two) == {}
-    assert all(states[-1] == "inactive" for states in github.fake.statuses.values())
+    assert github.fake.statuses and {states[-1] for states in github.fake.statuses.values()} == {
+        "inactive"
+    }
+    assert len(github.fake.comments_by_pr[7]) >= 2  # one per named preview at least
     assert all("closed" in c["body"] for c in github.fake.comments_by_pr[7])
 
 
