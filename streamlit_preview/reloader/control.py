@@ -69,8 +69,7 @@ def build_app(
             outcome, duration_ms = await reloader.sync(sha, git_token=git_token)
         except UnknownCommitError as exc:
             return _error(409, str(exc))
-        except SyncError as exc:
-            reloader.last_error = str(exc)
+        except SyncError as exc:  # the reloader keeps it as its `last_error`
             return _error(503, str(exc))
         return JSONResponse(
             {

@@ -86,7 +86,12 @@ class Reloader:
         self.environment = environment
         self.commit: str | None = None
         self.synced_at: str | None = None
-        self.last_error: str | None = None
+        # Each part's own error; `last_error` is worked out from them.
+        self._fatal: str | None = None  # the start-up ended for good
+        self._clone_error: str | None = None  # the first clone is being retried
+        self._sync_error: str | None = None  # the last sync could not run
+        self._install_error: str | None = None  # the requirements did not install
+        self._app_problem: str | None = None  # the main script is missing or broken
         self.requirements: str | None = None
         self.requirements_failed = False
         self.setup = SetupRun()
@@ -113,13 +118,13 @@ class Reloader:
             except PermanentSyncError as exc:
                 self._fail(str(exc))
             except SyncError as exc:
-                self.last_error = str(exc)
+                self._clone_error = str(exc)
                 delay = CLONE_RETRY_SECONDS[min(attempt, len(CLONE_RETRY_SECONDS) - 1)]
                 logger.error("%s; retrying in %.0f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
         self.synced_at = _now()
-        self.last_error = None
+        self._clone_error = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         self.phase = Phase.INSTALLING
         packages = system_packages_file(self.checkout.read_file, self.settings.app)
@@ -150,13 +155,11 @@ class Reloader:
         env = dict(self.supervisor.options.env)
         env["PATH"] = f"{Path(self.environment.python).parent}:{env.get('PATH', '/usr/bin:/bin')}"
         await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup)
-        if self.setup.error:
-            self.last_error = self.setup.error
         self.phase = previous_phase
 
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
-        self.last_error = message
+        self._fatal = message
         self.phase = Phase.FAILED
         raise PermanentSyncError(message)
 
@@ -179,7 +182,14 @@ class Reloader:
             raise UnknownCommitError(
                 f"this preview is pinned to {self.commit[:12]}: a sync must name the commit to serve"
             )
-        outcome = await self._sync(sha)
+        try:
+            outcome = await self._sync(sha)
+        except UnknownCommitError:
+            raise
+        except SyncError as exc:
+            self._sync_error = str(exc)
+            raise
+        self._sync_error = None
         if outcome.changed or outcome.restarted or self.page.checked_commit != outcome.commit:
             self.schedule_page_check()
         if sha is not None and sha in outcome.unknown:
@@ -208,7 +218,6 @@ class Reloader:
     async def _move_to(self, head: str, shas: frozenset[str]) -> SyncOutcome:
         unknown = await self._unknown(shas, head)
         previous = self.checkout.head()
-        self.last_error = self.setup.error  # a failed setup stays reported until it succeeds
         update = await asyncio.to_thread(self.checkout.plan, head)
         read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
         touched = self.requirements_failed or any(
@@ -284,6 +293,7 @@ class Reloader:
                 return False
             if requirements is None:  # none any more: a fresh deploy would have none either
                 self.requirements, self.requirements_failed = None, False
+                self._install_error = None
                 return await asyncio.to_thread(
                     self.environment.remove_all, cwd=self.settings.workdir
                 )
@@ -293,20 +303,30 @@ class Reloader:
                 self.environment.install, requirements, cwd=self.settings.workdir
             )
             self.requirements, self.requirements_failed = requirements, False
+            self._install_error = None
             logger.info("requirements ready in %.1f s", time.monotonic() - started)
             return restart
         except ServiceError as exc:
             self.requirements_failed = True
-            self.last_error = str(exc)
+            self._install_error = str(exc)
             logger.error("%s; the app keeps its previous packages until an install succeeds", exc)
             return False
 
     def _check_app(self) -> None:
         """Report a missing, escaping or broken main script in `last_error`."""
-        problem = self._app_problem()
-        if problem:
-            self.last_error = problem
-            logger.error("%s", problem)
+        self._app_problem = self._find_app_problem()
+        if self._app_problem:
+            logger.error("%s", self._app_problem)
+
+    @property
+    def last_error(self) -> str | None:
+        """The error to report now, from each part's own: a fatal start-up error, then the
+        clone being retried, a sync that could not run, a broken main script, failed
+        requirements, a failed setup, and a crashed Streamlit."""
+        sup = self.supervisor
+        crashed = sup.last_exit if sup.state is StreamlitState.CRASHED else None
+        return (self._fatal or self._clone_error or self._sync_error or self._app_problem
+                or self._install_error or self.setup.error or crashed)  # fmt: skip
 
     def _app_file(self) -> Path | None:
         """The main script, resolved; None when it (or a link on the way) leaves the checkout."""
@@ -314,7 +334,7 @@ class Reloader:
         path = (root / self.settings.app).resolve()
         return path if path.is_relative_to(root) else None
 
-    def _app_problem(self) -> str | None:
+    def _find_app_problem(self) -> str | None:
         app = self.settings.app
         path = self._app_file()
         if path is None:
@@ -348,7 +368,9 @@ class Reloader:
 
     async def _check_page(self, commit: str) -> None:
         if self.requirements_failed:
-            line = (self.last_error or "the requirements did not install").strip().splitlines()[-1]
+            line = (
+                (self._install_error or "the requirements did not install").strip().splitlines()[-1]
+            )
             self.page = PageState.found(commit, [AppError("RequirementsError", line, "requirements.txt", None)],
                                         title=None, note=None)  # fmt: skip
             return
@@ -402,9 +424,7 @@ class Reloader:
         """`/status`. Without `detail` (no signature needed): states and exception types, no
         output of the app, setup or pip. With it: their redacted tails too."""
         sup = self.supervisor
-        last_error = self.last_error or (
-            sup.last_exit if sup.state is StreamlitState.CRASHED else None
-        )
+        last_error = self.last_error
         redact = self.redactor()
         setup = self.setup.as_dict() if self.settings.setup else None
         if setup is not None:
