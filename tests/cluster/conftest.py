@@ -170,3 +170,22 @@ def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[n
     yield backend, open_preview
     for settings in opened:
         lifecycle.close_environment(backend, settings, lambda _: None)
+    wait_pods_gone(kube, [s.environment for s in opened])
+
+
+def wait_pods_gone(kube: ClusterAccess, environments: list[str], timeout: float = 90) -> None:
+    """After a close: wait until the environments' pods are gone, not only deleted, so the
+    next test that reuses a name finds none of them terminating."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    with kube.client() as client:
+        for name in environments:
+            while (
+                time.monotonic() < deadline
+                and client.get(
+                    f"/api/v1/namespaces/{NAMESPACE}/pods",
+                    params={"labelSelector": f"app.kubernetes.io/instance={name}"},
+                ).json()["items"]
+            ):
+                time.sleep(0.5)

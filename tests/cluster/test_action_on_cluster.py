@@ -32,6 +32,18 @@ def action(tmp_path, github, sa_kubeconfig, node_git, kube):  # type: ignore[no-
     yield run
     closed = run(run.event("closed", "0" * 40), event_name="pull_request_target")
     assert closed.returncode == 0, closed.stdout + closed.stderr
+    # The next test reuses the pull request's names: wait until its pods are gone, not only
+    # deleted (a terminating pod of the same name would be found by the next test).
+    selector = "streamlit-preview.dev/repository=octo.cluster-app"
+    deadline = time.monotonic() + 90
+    with kube.client() as client:
+        while (
+            time.monotonic() < deadline
+            and client.get(
+                f"/api/v1/namespaces/{NAMESPACE}/pods", params={"labelSelector": selector}
+            ).json()["items"]
+        ):
+            time.sleep(0.5)
 
 
 def _pod(kube, environment: str) -> dict:  # type: ignore[no-untyped-def]

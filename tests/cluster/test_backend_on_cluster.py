@@ -19,7 +19,7 @@ from streamlit_preview.backends.kubernetes import KubernetesBackend
 from streamlit_preview.config import build_settings, make_target
 from streamlit_preview.errors import UnknownCommitError
 from streamlit_preview.signing import status_request_headers
-from tests.cluster.conftest import NAMESPACE, objects_of
+from tests.cluster.conftest import NAMESPACE, objects_of, wait_pods_gone
 
 pytestmark = pytest.mark.cluster
 
@@ -45,6 +45,7 @@ def preview(node_git, kube, sa_kubeconfig):  # type: ignore[no-untyped-def]
     yield backend, settings
     for built in made:
         lifecycle.close_environment(backend, built, quiet)
+    wait_pods_gone(kube, [built.environment for built in made])
 
 
 def _secret(kube, name: str) -> dict:  # type: ignore[no-untyped-def]
