@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
+from . import routers
 from . import validation as check
 from .access import Access, parse_access
 from .errors import InputError
@@ -28,7 +29,7 @@ DEFAULT_IMAGES = {
     "3.12": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.12",
     "3.13": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.13",
 }
-ROUTERS = ("istio", "gateway-api", "ingress", "none")
+ROUTERS = routers.NAMES
 
 # Input defaults: action.yml states the same values (a test keeps them equal).
 CLEAR_CACHE_MODES = ("data", "all", "never")

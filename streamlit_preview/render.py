@@ -19,6 +19,7 @@ from typing import Any
 import jinja2
 import yaml
 
+from . import routers
 from .access import SIGN_IN_CONFIGMAP, Access, AccessKind, SignIn, SignInRouter
 from .config import Settings
 from .errors import InputError
@@ -33,23 +34,6 @@ SECRETS_DIR = "/etc/streamlit-preview"
 WEBHOOK_KEY = "webhook-key"
 GIT_TOKEN = "git-token"
 SECRETS_TOML = "secrets.toml"  # st.secrets reads it (Streamlit's secrets.files option)
-ROUTE_TEMPLATES = {
-    "istio": "virtualservice.yaml.j2",
-    "gateway-api": "httproute.yaml.j2",
-    "ingress": "ingress.yaml.j2",
-    "none": None,
-}
-ACCESS_TEMPLATES = {
-    SignInRouter.TRAEFIK: "access-traefik.yaml.j2",
-    SignInRouter.ISTIO: "access-istio.yaml.j2",
-    SignInRouter.ENVOY_GATEWAY: "access-envoy-gateway.yaml.j2",
-}
-# Which preview routers each sign-in router can protect.
-ACCESS_ROUTERS = {
-    SignInRouter.TRAEFIK: ("ingress", "gateway-api"),
-    SignInRouter.ISTIO: ("istio", "gateway-api"),
-    SignInRouter.ENVOY_GATEWAY: ("gateway-api",),
-}
 
 
 @dataclass(frozen=True)
@@ -239,7 +223,7 @@ def render_manifests(
         templates.insert(1, "pvc.yaml.j2")
     if access is not None and access.protected:
         templates.append(_access_template(settings, access, sign_in, context))
-    route = ROUTE_TEMPLATES[settings.router]
+    route = routers.BY_NAME[settings.router].template
     if route:
         templates.append(route)
     return [
@@ -257,8 +241,8 @@ def _access_template(
     protect (a preview that asked for protection is never served in public)."""
     if sign_in is None:
         raise InputError("access", f"{access.text} needs the cluster's shared sign-in")
-    if settings.router not in ACCESS_ROUTERS[sign_in.router]:
-        allowed = " or ".join(ACCESS_ROUTERS[sign_in.router])
+    if settings.router not in routers.protectable_by(sign_in.router):
+        allowed = " or ".join(routers.protectable_by(sign_in.router))
         raise InputError(
             "router", f"the cluster's sign-in runs on {sign_in.router.value}: use router "
             f"{allowed} for a protected preview (or access: public)",
@@ -286,7 +270,7 @@ def _access_template(
             "traefik.ingress.kubernetes.io/router.middlewares":
                 f"{settings.namespace}-{settings.environment}-access@kubernetescrd",
         }  # fmt: skip
-        return ACCESS_TEMPLATES[sign_in.router]
+        return routers.sign_in_template(sign_in.router)
     if sign_in.enforces != access.text:
         raise InputError(
             "access", f"{access.text}: on {sign_in.router.value} the shared sign-in applies one "
@@ -297,7 +281,7 @@ def _access_template(
         "istio_provider": sign_in.istio_provider, "streamlit_port_text": str(STREAMLIT_PORT),
         "envoy_backend_name": backend_name, "envoy_backend_port": int(backend_port or 4180),
     }  # fmt: skip
-    return ACCESS_TEMPLATES[sign_in.router]
+    return routers.sign_in_template(sign_in.router)
 
 
 def _tolerations(settings: Settings) -> list[dict[str, str]]:

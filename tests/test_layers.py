@@ -69,6 +69,7 @@ LAYERS = (
             "bodies",
             "argparsing",
             "access",
+            "routers",
         },
     ),
 )

@@ -29,6 +29,7 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
+from .. import routers
 from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
 from ..config import Settings
 from ..environment import Environment, Progress, Status, parse_time
@@ -164,12 +165,8 @@ class KubernetesBackend:
         )  # fmt: skip
         if status == 404:
             message = data.get("message", "not found") if isinstance(data, dict) else "not found"
-            if obj["kind"] in ("VirtualService", "HTTPRoute", "Ingress"):
-                message += f" (is the {obj['kind']} CRD installed? see the router input)"
-            elif obj["kind"] in ("Middleware", "AuthorizationPolicy", "SecurityPolicy"):
-                message += f" (is the {obj['kind']} CRD installed? the sign-in needs it)"
-            else:
-                message += f" (does namespace {self.namespace} exist?)"
+            hint = routers.missing_kind_hint(obj["kind"])
+            message += f" ({hint or f'does namespace {self.namespace} exist?'})"
             raise ServiceError(f"Kubernetes PATCH {object_path(obj)}: 404 {message}")
         return data
 
