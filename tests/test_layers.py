@@ -70,6 +70,7 @@ LAYERS = (
             "argparsing",
             "access",
             "routers",
+            "statusdoc",
         },
     ),
 )

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 
+from ..statusdoc import PageStatus
 from .pagecheck import AppError
 
 
@@ -59,7 +60,7 @@ class PageState:
 
     def as_dict(
         self, *, detail: bool, redact: Callable[[str], str] = lambda text: text
-    ) -> dict[str, object]:
+    ) -> PageStatus:
         error = self.errors[0] if self.errors else None
         return {
             "state": self.state,

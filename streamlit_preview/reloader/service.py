@@ -21,6 +21,7 @@ from typing import NoReturn
 
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
 from ..redact import Redactor, toml_values
+from ..statusdoc import ReloaderStatus
 from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import (
@@ -420,7 +421,7 @@ class Reloader:
             return "the requirements did not install (pip's output is in /status?detail=1)"
         return self.redactor()(last_error)
 
-    def status(self, *, detail: bool = False) -> dict[str, object]:
+    def status(self, *, detail: bool = False) -> ReloaderStatus:
         """`/status`. Without `detail` (no signature needed): states and exception types, no
         output of the app, setup or pip. With it: their redacted tails too."""
         sup = self.supervisor

@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..statusdoc import SetupStatus
 from .lines import output_lines
 
 logger = logging.getLogger(__name__)
@@ -32,7 +33,7 @@ class SetupRun:
     duration_s: float | None = None
     tail: list[str] = field(default_factory=list)
 
-    def as_dict(self) -> dict[str, object]:
+    def as_dict(self) -> SetupStatus:
         return {"state": self.state, "exit_code": self.exit_code, "duration_s": self.duration_s,
                 "tail": self.tail}  # fmt: skip
 
