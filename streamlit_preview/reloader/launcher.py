@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..processes import die_with_parent
 from .options import StreamlitOptions
@@ -101,10 +101,12 @@ cli.main(prog_name="streamlit")
 
 @dataclass
 class Launcher:
-    """A launcher waiting for `go`, and the command line it was given."""
+    """A launcher waiting for `go`, the command line it was given, and its commands' answers."""
 
     process: asyncio.subprocess.Process
     command: list[str]
+    _answers: dict[str, asyncio.Future[str]] = field(default_factory=dict)
+    _asked: int = 0
 
     async def go(self) -> None:
         await self.send("go")
@@ -117,6 +119,30 @@ class Launcher:
         stdin.write(line.encode() + b"\n")
         with contextlib.suppress(ConnectionError):
             await stdin.drain()
+
+    async def ask(self, command: str, *, timeout: float) -> str | None:
+        """Send `command` with a fresh number; its answer, or None after `timeout`."""
+        self._asked += 1
+        number = str(self._asked)
+        answered = asyncio.get_running_loop().create_future()
+        self._answers[number] = answered
+        try:
+            await self.send(f"{command} {number}")
+            return await asyncio.wait_for(answered, timeout)
+        except TimeoutError:
+            return None
+        finally:
+            self._answers.pop(number, None)
+
+    def acknowledge(self, line: str) -> bool:
+        """Take an output line that answers a command; False for any other line."""
+        if not line.startswith(ACK_PREFIX):
+            return False
+        number, _, answer = line.removeprefix(ACK_PREFIX).partition(" ")
+        waiting = self._answers.pop(number, None)
+        if waiting is not None and not waiting.done():
+            waiting.set_result(answer)
+        return True
 
 
 async def prewarm(options: StreamlitOptions) -> Launcher:

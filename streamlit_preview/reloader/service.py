@@ -57,6 +57,17 @@ class SyncOutcome:
     unknown: frozenset[str]
 
 
+@dataclass
+class PartErrors:
+    """The error each part of the reloader reports, None while it is fine."""
+
+    fatal: str | None = None  # the start-up ended for good
+    clone: str | None = None  # the first clone is being retried
+    sync: str | None = None  # the last sync could not run
+    install: str | None = None  # the requirements did not install
+    app: str | None = None  # the main script is missing or broken
+
+
 class Phase(StrEnum):
     """The reloader's start-up, as `/status` reports it (`phase`)."""
 
@@ -87,12 +98,7 @@ class Reloader:
         self.environment = environment
         self.commit: str | None = None
         self.synced_at: str | None = None
-        # Each part's own error; `last_error` is worked out from them.
-        self._fatal: str | None = None  # the start-up ended for good
-        self._clone_error: str | None = None  # the first clone is being retried
-        self._sync_error: str | None = None  # the last sync could not run
-        self._install_error: str | None = None  # the requirements did not install
-        self._app_problem: str | None = None  # the main script is missing or broken
+        self.errors = PartErrors()  # each part's own; `last_error` is worked out from them
         self.requirements: str | None = None
         self.requirements_failed = False
         self.setup = SetupRun()
@@ -119,13 +125,13 @@ class Reloader:
             except PermanentSyncError as exc:
                 self._fail(str(exc))
             except SyncError as exc:
-                self._clone_error = str(exc)
+                self.errors.clone = str(exc)
                 delay = CLONE_RETRY_SECONDS[min(attempt, len(CLONE_RETRY_SECONDS) - 1)]
                 logger.error("%s; retrying in %.0f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
         self.synced_at = _now()
-        self._clone_error = None
+        self.errors.clone = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         self.phase = Phase.INSTALLING
         packages = system_packages_file(self.checkout.read_file, self.settings.app)
@@ -160,7 +166,7 @@ class Reloader:
 
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
-        self._fatal = message
+        self.errors.fatal = message
         self.phase = Phase.FAILED
         raise PermanentSyncError(message)
 
@@ -188,9 +194,9 @@ class Reloader:
         except UnknownCommitError:
             raise
         except SyncError as exc:
-            self._sync_error = str(exc)
+            self.errors.sync = str(exc)
             raise
-        self._sync_error = None
+        self.errors.sync = None
         if outcome.changed or outcome.restarted or self.page.checked_commit != outcome.commit:
             self.schedule_page_check()
         if sha is not None and sha in outcome.unknown:
@@ -294,7 +300,7 @@ class Reloader:
                 return False
             if requirements is None:  # none any more: a fresh deploy would have none either
                 self.requirements, self.requirements_failed = None, False
-                self._install_error = None
+                self.errors.install = None
                 return await asyncio.to_thread(
                     self.environment.remove_all, cwd=self.settings.workdir
                 )
@@ -304,20 +310,20 @@ class Reloader:
                 self.environment.install, requirements, cwd=self.settings.workdir
             )
             self.requirements, self.requirements_failed = requirements, False
-            self._install_error = None
+            self.errors.install = None
             logger.info("requirements ready in %.1f s", time.monotonic() - started)
             return restart
         except ServiceError as exc:
             self.requirements_failed = True
-            self._install_error = str(exc)
+            self.errors.install = str(exc)
             logger.error("%s; the app keeps its previous packages until an install succeeds", exc)
             return False
 
     def _check_app(self) -> None:
         """Report a missing, escaping or broken main script in `last_error`."""
-        self._app_problem = self._find_app_problem()
-        if self._app_problem:
-            logger.error("%s", self._app_problem)
+        self.errors.app = self._find_app_problem()
+        if self.errors.app:
+            logger.error("%s", self.errors.app)
 
     @property
     def last_error(self) -> str | None:
@@ -326,8 +332,8 @@ class Reloader:
         requirements, a failed setup, and a crashed Streamlit."""
         sup = self.supervisor
         crashed = sup.last_exit if sup.state is StreamlitState.CRASHED else None
-        return (self._fatal or self._clone_error or self._sync_error or self._app_problem
-                or self._install_error or self.setup.error or crashed)  # fmt: skip
+        return (self.errors.fatal or self.errors.clone or self.errors.sync or self.errors.app
+                or self.errors.install or self.setup.error or crashed)  # fmt: skip
 
     def _app_file(self) -> Path | None:
         """The main script, resolved; None when it (or a link on the way) leaves the checkout."""
@@ -370,7 +376,7 @@ class Reloader:
     async def _check_page(self, commit: str) -> None:
         if self.requirements_failed:
             line = (
-                (self._install_error or "the requirements did not install").strip().splitlines()[-1]
+                (self.errors.install or "the requirements did not install").strip().splitlines()[-1]
             )
             self.page = PageState.found(commit, [AppError("RequirementsError", line, "requirements.txt", None)],
                                         title=None, note=None)  # fmt: skip

@@ -24,7 +24,7 @@ from enum import StrEnum
 
 import httpx
 
-from .launcher import ACK_PREFIX, Launcher, prewarm
+from .launcher import Launcher, prewarm
 from .lines import output_lines
 from .options import StreamlitOptions
 from .viewers import Peer, connected_peers
@@ -74,10 +74,7 @@ class Supervisor:
         self.restarts = 0
         self.last_exit: str | None = None
         self.output: deque[str] = deque(maxlen=40)
-        self._process: asyncio.subprocess.Process | None = None
         self._launcher: Launcher | None = None  # the running one: our hook in its process
-        self._acks: dict[str, asyncio.Future[str]] = {}
-        self._commands = 0
         self._watcher: asyncio.Task[None] | None = None
         self._reconnects: asyncio.Task[None] | None = None
         self._tabs_may_return = False
@@ -89,6 +86,10 @@ class Supervisor:
         self.hang_restarts = 0
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self._write_user_config()
+
+    @property
+    def _process(self) -> asyncio.subprocess.Process | None:
+        return self._launcher.process if self._launcher else None
 
     @property
     def pid(self) -> int | None:
@@ -152,7 +153,8 @@ class Supervisor:
             await self.discard_prewarmed()
             launcher = await prewarm(self.options)  # `go` at once: no head start, the hook
         await launcher.go()
-        self._launcher, self._process = launcher, launcher.process
+        self._launcher = launcher
+        assert self._process is not None
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
         if self.restarts:  # tabs of the process it replaces will reconnect to this one
@@ -179,7 +181,7 @@ class Supervisor:
         if watcher is not None:
             with contextlib.suppress(asyncio.CancelledError):
                 await watcher
-        self._process = None
+        self._launcher = None
 
     async def _watch(self, process: asyncio.subprocess.Process) -> None:
         """Forward output, track health, and restart after a crash with capped backoff."""
@@ -188,12 +190,9 @@ class Supervisor:
         async for line in output_lines(process.stdout):
             if _OWN_PROBE.search(line):
                 continue  # some releases log every request, our health checks included
-            if line.startswith(ACK_PREFIX):  # the launcher's answer to one of our commands
-                number, _, answer = line.removeprefix(ACK_PREFIX).partition(" ")
-                waiting = self._acks.pop(number, None)
-                if waiting is not None and not waiting.done():
-                    waiting.set_result(answer)
-                continue
+            launcher = self._launcher
+            if launcher is not None and launcher.acknowledge(line):
+                continue  # the launcher's answer to one of our commands, not Streamlit's
             self.output.append(line)
             print(f"[streamlit] {line}", file=sys.stderr, flush=True)
         code = await process.wait()
@@ -313,22 +312,11 @@ class Supervisor:
         the running Streamlit; True once it says it did. False when nothing runs, or it did
         not answer within `timeout` (the sync goes on: a stale cache beats a stuck sync)."""
         launcher = self._launcher
-        if launcher is None or self.pid is None or launcher.process is not self._process:
+        if launcher is None or self.pid is None:
             return False
-        self._commands += 1
-        number = str(self._commands)
-        answered = asyncio.get_running_loop().create_future()
-        self._acks[number] = answered
-        await launcher.send(f"clear {'all' if resources else 'data'} {number}")
-        try:
-            answer = await asyncio.wait_for(answered, timeout)
-        except TimeoutError:
-            logger.warning("streamlit did not clear its caches within %.0f s", timeout)
-            return False
-        finally:
-            self._acks.pop(number, None)
+        answer = await launcher.ask(f"clear {'all' if resources else 'data'}", timeout=timeout)
         if answer != "ok":
-            logger.warning("streamlit could not clear its caches: %s", answer)
+            logger.warning("streamlit did not clear its caches: %s", answer or "no answer")
         return answer == "ok"
 
     def force_rerun(self) -> None:
