@@ -78,6 +78,7 @@ def build_app(
                 "changed": outcome.changed,
                 "restarted": outcome.restarted,
                 "duration_ms": round(duration_ms),
+                "phases_ms": dict(outcome.phases),
             }
         )
 

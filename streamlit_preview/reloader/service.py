@@ -55,6 +55,19 @@ class SyncOutcome:
     changed: bool
     restarted: bool
     unknown: frozenset[str]
+    phases: tuple[tuple[str, float], ...] = ()  # (step, ms since the run began), in order
+
+
+class Laps:
+    """When each step of a sync ended, in milliseconds since it began (`/sync`'s
+    `phases_ms`, and the breakdown in bench/RESULTS.md)."""
+
+    def __init__(self) -> None:
+        self._start = time.monotonic()
+        self.marks: list[tuple[str, float]] = []
+
+    def mark(self, step: str) -> None:
+        self.marks.append((step, round((time.monotonic() - self._start) * 1000, 1)))
 
 
 @dataclass
@@ -209,8 +222,10 @@ class Reloader:
     async def _run_sync(self, shas: frozenset[str]) -> SyncOutcome:
         if self.settings.pin:  # only to the commit a sync names: never a branch head
             return await self._move_pinned(shas)
+        laps = Laps()
         head = await asyncio.to_thread(self.checkout.fetch)
-        return await self._move_to(head, shas)
+        laps.mark("fetched")
+        return await self._move_to(head, shas, laps)
 
     async def _move_pinned(self, shas: frozenset[str]) -> SyncOutcome:
         wanted = sorted(shas)[-1] if shas else self.checkout.head()
@@ -222,7 +237,10 @@ class Reloader:
         return SyncOutcome(outcome.commit, outcome.previous, outcome.changed, outcome.restarted,
                            frozenset(shas - {wanted}))  # fmt: skip
 
-    async def _move_to(self, head: str, shas: frozenset[str]) -> SyncOutcome:
+    async def _move_to(
+        self, head: str, shas: frozenset[str], laps: Laps | None = None
+    ) -> SyncOutcome:
+        laps = laps or Laps()
         unknown = await self._unknown(shas, head)
         previous = self.checkout.head()
         update = await asyncio.to_thread(self.checkout.plan, head)
@@ -236,16 +254,21 @@ class Reloader:
         plan = plan_sync(update.changes, app=self.settings.app, install_failed=self.requirements_failed,
                          installs_from_checkout=installs_from_checkout,
                          clear_cache=self.settings.clear_cache)  # fmt: skip
+        laps.mark("planned")
         needs_restart = False
         if plan.install is Install.BEFORE:
             needs_restart = await self._install_requirements(read_new)
+            laps.mark("installed")
         # Asked before the files land, so the question does not slow Streamlit's rerun.
         viewers = (
             await self.supervisor.viewers() if plan.count_viewers and not needs_restart else None
         )
         if plan.clear_cache is not CacheClear.NONE and not needs_restart:
             await self.supervisor.clear_caches(resources=plan.clear_cache is CacheClear.ALL)
+            laps.mark("caches cleared")
+        laps.mark("counted viewers" if viewers is not None else "ready to write")
         changes = await asyncio.to_thread(self.checkout.apply, update)
+        laps.mark("written")
         if plan.install is Install.AFTER:  # it installs from paths of the new commit
             needs_restart = await self._install_requirements(self.checkout.read_file)
         self.commit = head
@@ -260,13 +283,14 @@ class Reloader:
             streamlit_down=self.supervisor.state in (StreamlitState.STOPPED, StreamlitState.CRASHED),
         )  # fmt: skip
         await self._react(reaction)
+        laps.mark(f"reacted ({reaction.value})")
         if changes:
             logger.info(
                 "synced %s -> %s (%d files, %s)", previous[:12], head[:12], len(changes.paths),
                 reaction.value,
             )  # fmt: skip
         return SyncOutcome(head, previous, bool(changes), reaction is Reaction.RESTART,
-                           frozenset(unknown))  # fmt: skip
+                           frozenset(unknown), tuple(laps.marks))  # fmt: skip
 
     async def _unknown(self, shas: frozenset[str], head: str) -> set[str]:
         """The asked-for commits that are not on the branch up to `head`."""

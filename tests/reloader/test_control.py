@@ -75,7 +75,7 @@ def test_a_signed_sync_answers_the_outcome(client, reloader):
     answer = _post(client, *sync_request(SECRET, SHA, git_token="ghs_job"))
     assert answer.status_code == 200
     assert answer.json() == {"commit": SHA, "previous": "a" * 40, "changed": True,
-                             "restarted": False, "duration_ms": 12}  # fmt: skip
+                             "restarted": False, "duration_ms": 12, "phases_ms": {}}  # fmt: skip
     assert reloader.asked == [(SHA, "ghs_job")]
 
 
