@@ -16,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -30,7 +30,7 @@ from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
 from .. import routers
-from ..access import SIGN_IN_CONFIGMAP, SignIn, describe_access, resolve_access
+from ..access import SIGN_IN_CONFIGMAP, Access, SignIn, describe_access, resolve_access
 from ..config import Settings
 from ..environment import Environment, Progress, Status, parse_time
 from ..errors import (
@@ -185,45 +185,38 @@ class KubernetesBackend:
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
         secret = self._read_secret(settings)
         self._check_owner(secret, settings)
-        key = _webhook_key(secret) or secrets.token_hex(32)
-        previous_router = (
-            (secret or {})
-            .get("metadata", {})
-            .get("annotations", {})
-            .get(ANNOTATION_PREFIX + "router")
-        )
-        sign_in = self._sign_in()
-        access = resolve_access(
-            settings.access, sign_in=sign_in, repository=settings.target.repository,
-            owner_is_org=settings.target.owner_is_org,
-        )  # fmt: skip
-        objects = render_manifests(settings, webhook_key=key, access=access, sign_in=sign_in)
-        try:
-            for obj in objects:
-                self._apply(obj)
-                progress(f"applied {obj['kind']} {self.namespace}/{obj['metadata']['name']}")
-        except ServiceError:
-            if secret is None:  # a new environment: leave nothing half-made behind
-                progress(f"removing the partly created {settings.environment}")
-                self.close(settings, progress=progress)
-            raise
-        if secret is not None or previous_router:
-            self._prune(settings.environment, objects, progress)
+        plan = plan_open(settings, secret=secret, sign_in=self._sign_in())
+        self._carry_out(plan, settings, progress)
         self._wait_for_rollout(settings, progress)
+        commit = None
         if settings.target.sha:
-            commit = self._sync_when_serving(settings, key, progress)["commit"]
-        status = self._reloader_status(settings, key=key) or self._reloader_status(settings)
-        if not settings.target.sha:
-            commit = status.get("commit")
+            commit = self._sync_when_serving(settings, plan.key, progress)["commit"]
+        status = self._reloader_status(settings, key=plan.key) or self._reloader_status(settings)
+        commit = commit or status.get("commit")
         raise_if_setup_failed(settings.environment, status, settings.url)
         for note in status.get("notes") or []:
             progress(f"{settings.environment}: {note}")
         opened = Environment.for_settings(
             settings, status=Status.RUNNING, commit=commit, namespace=self.namespace,
-            access=access.text, access_note=access.describe(),
-            sign_in_url=sign_in.url if sign_in else None,
+            access=plan.access.text, access_note=plan.access.describe(),
+            sign_in_url=plan.sign_in.url if plan.sign_in else None,
         )  # fmt: skip
-        return self._with_page(settings, key, opened)
+        return self._with_page(settings, plan.key, opened)
+
+    def _carry_out(self, plan: OpenPlan, settings: Settings, progress: Progress) -> None:
+        """Apply the plan's objects in order; a new environment that fails half-way is
+        removed; what an earlier open rendered and this one does not is pruned."""
+        try:
+            for obj in plan.objects:
+                self._apply(obj)
+                progress(f"applied {obj['kind']} {self.namespace}/{obj['metadata']['name']}")
+        except ServiceError:
+            if plan.new:  # leave nothing half-made behind
+                progress(f"removing the partly created {settings.environment}")
+                self.close(settings, progress=progress)
+            raise
+        if plan.prune:
+            self._prune(settings.environment, plan.objects, progress)
 
     def _with_page(self, settings: Settings, key: str, environment: Environment) -> Environment:
         """Wait for the reloader's look at the page of this commit (check: page)."""
@@ -660,6 +653,35 @@ class KubernetesBackend:
         except httpx.HTTPError as exc:
             raise ServiceError(f"webhook-url: cannot reach it: {type(exc).__name__}") from None
         return response.status_code, _json(response.content)
+
+
+@dataclass(frozen=True)
+class OpenPlan:
+    """What an open applies, decided before anything is sent."""
+
+    objects: list[dict[str, Any]]  # rendered and validated, in the order they are applied
+    key: str  # the /sync key: the environment's own, or a new one
+    access: Access  # who may see it, resolved against the cluster's sign-in
+    sign_in: SignIn | None
+    new: bool  # nothing of it exists yet: a failure removes what was applied
+    prune: bool  # an earlier open may have rendered objects this one does not
+
+
+def plan_open(
+    settings: Settings, *, secret: dict[str, Any] | None, sign_in: SignIn | None
+) -> OpenPlan:
+    """The objects an open applies, from the settings and what the cluster already holds
+    (the environment's Secret, the shared sign-in). No I/O."""
+    annotations = ((secret or {}).get("metadata") or {}).get("annotations") or {}
+    access = resolve_access(
+        settings.access, sign_in=sign_in, repository=settings.target.repository,
+        owner_is_org=settings.target.owner_is_org,
+    )  # fmt: skip
+    key = _webhook_key(secret) or secrets.token_hex(32)
+    objects = render_manifests(settings, webhook_key=key, access=access, sign_in=sign_in)
+    previous_router = annotations.get(ANNOTATION_PREFIX + "router")
+    return OpenPlan(objects, key, access, sign_in, new=secret is None,
+                    prune=secret is not None or bool(previous_router))  # fmt: skip
 
 
 class PodNotServingError(SyncError):
