@@ -77,6 +77,15 @@ def _browser_phases(page: Page, n: int, since: float) -> dict[str, float]:
     return {"rerun seen": first, "delta": delta, "in DOM": seen - origin, "painted": paint - origin}
 
 
+def _synced_row(page: Page, reloader: ReloaderProcess, sha: str, n: int) -> dict[str, float]:
+    """Sync to `sha`: the reloader's steps, its answer, and the browser's events for `n`."""
+    since = time.time()
+    answer = reloader.sync(sha).json()
+    row = {f"reloader: {step}": ms for step, ms in answer["phases_ms"].items()}
+    row["/sync answered"] = (time.time() - since) * 1000
+    return row | _browser_phases(page, n, since)
+
+
 def _median_table(rows: list[dict[str, float]]) -> dict[str, float]:
     keys = [k for k in rows[0] if all(k in r for r in rows)]
     return {k: statistics.median(r[k] for r in rows) for k in keys}
@@ -90,11 +99,7 @@ def one_file(page: Page, floor: InPlace, reloader: ReloaderProcess, remote, runs
         floor_rows.append(_browser_phases(floor.page, n, since))
         time.sleep(0.3)
         sha = remote.commit({"streamlit_app.py": APP.format(n=n)})
-        since = time.time()
-        answer = reloader.sync(sha).json()
-        row = {f"reloader: {step}": ms for step, ms in answer["phases_ms"].items()}
-        row["/sync answered"] = (time.time() - since) * 1000
-        preview_rows.append(row | _browser_phases(page, n, since))
+        preview_rows.append(_synced_row(page, reloader, sha, n))
         time.sleep(0.3)
     return _median_table(preview_rows), _median_table(floor_rows)
 
@@ -105,11 +110,7 @@ def restart(page: Page, reloader: ReloaderProcess, remote, runs: int, base: int)
         n = base + k
         sha = remote.commit({"streamlit_app.py": APP.format(n=n),
                              ".streamlit/config.toml": f"# restart {n}\n[theme]\nbase = 'light'\n"})  # fmt: skip
-        since = time.time()
-        answer = reloader.sync(sha).json()
-        row = {f"reloader: {step}": ms for step, ms in answer["phases_ms"].items()}
-        row["/sync answered"] = (time.time() - since) * 1000
-        rows.append(row | _browser_phases(page, n, since))
+        rows.append(_synced_row(page, reloader, sha, n))
         time.sleep(0.5)
     return _median_table(rows)
 
