@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
+from dataclasses import dataclass
 from enum import StrEnum
 
 import httpx
@@ -63,6 +64,25 @@ class StreamlitState(StrEnum):
     CRASHED = "crashed"
 
 
+@dataclass
+class Record:
+    """What happened to the Streamlit children so far: `/status` reports the restarts and the
+    last exit; crashes in a row set the backoff; hangs that restarts did not cure make the
+    reloader unhealthy."""
+
+    restarts: int = 0
+    last_exit: str | None = None
+    started_at: float = 0.0  # monotonic time of the current child's start
+    failures: int = 0  # crashes in a row, each within STABLE_AFTER_SECONDS of its start
+    hang_restarts: int = 0
+
+    def crashed(self, now: float) -> float:
+        """Count a crash at `now`; the seconds to wait before the next start."""
+        stable = now - self.started_at > STABLE_AFTER_SECONDS
+        self.failures = 0 if stable else self.failures + 1
+        return BACKOFF_SECONDS[min(self.failures, len(BACKOFF_SECONDS)) - 1] if self.failures else 0
+
+
 class Supervisor:
     """Owns one Streamlit process at a time; every method is called on the event loop."""
 
@@ -72,21 +92,25 @@ class Supervisor:
         self._prewarmed = prewarmed
         self._state = StreamlitState.STOPPED
         self._running = asyncio.Event()  # set while the state is RUNNING: waits wake at once
-        self.restarts = 0
-        self.last_exit: str | None = None
+        self.record = Record()  # restarts, exits, crash backoff, hangs
         self.output: deque[str] = deque(maxlen=40)
         self._launcher: Launcher | None = None  # the running one: our hook in its process
         self._watcher: asyncio.Task[None] | None = None
         self._reconnects: asyncio.Task[None] | None = None
         self._tabs_may_return = False
-        self._started_at = 0.0
-        self._failures = 0
         self._stopping = False
         self._lock = asyncio.Lock()
         self._rerun_counter = 0
-        self.hang_restarts = 0
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
         self._write_user_config()
+
+    @property
+    def restarts(self) -> int:
+        return self.record.restarts
+
+    @property
+    def last_exit(self) -> str | None:
+        return self.record.last_exit
 
     @property
     def state(self) -> StreamlitState:
@@ -130,7 +154,7 @@ class Supervisor:
             await self._terminate(grace=0.0)
             self._stopping = False
             if had_process:
-                self.restarts += 1
+                self.record.restarts += 1
             await self._spawn()
 
     async def stop(self) -> None:
@@ -157,7 +181,7 @@ class Supervisor:
 
     async def _spawn(self) -> None:
         self._set_state(StreamlitState.STARTING)
-        self._started_at = time.monotonic()
+        self.record.started_at = time.monotonic()
         command = self.options.command()
         launcher = self._prewarmed
         if launcher and launcher.command == command and launcher.process.returncode is None:
@@ -170,7 +194,7 @@ class Supervisor:
         assert self._process is not None
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
-        if self.restarts:  # tabs of the process it replaces will reconnect to this one
+        if self.record.restarts:  # tabs of the process it replaces will reconnect to this one
             if self._reconnects is not None:
                 self._reconnects.cancel()
             self._reconnects = asyncio.create_task(self.rerun_on_reconnect())
@@ -212,15 +236,13 @@ class Supervisor:
         health.cancel()
         if self._stopping:
             return
-        ran_for = time.monotonic() - self._started_at
-        self._failures = 0 if ran_for > STABLE_AFTER_SECONDS else self._failures + 1
+        delay = self.record.crashed(time.monotonic())
         tail = next((ln for ln in reversed(self.output) if ln.strip()), "")
-        self.last_exit = f"Streamlit exited with {code}" + (f": {tail.strip()}" if tail else "")
-        self._set_state(StreamlitState.CRASHED)
-        delay = (
-            BACKOFF_SECONDS[min(self._failures, len(BACKOFF_SECONDS)) - 1] if self._failures else 0
+        self.record.last_exit = f"Streamlit exited with {code}" + (
+            f": {tail.strip()}" if tail else ""
         )
-        logger.error("%s; restarting in %.0f s", self.last_exit, delay)
+        self._set_state(StreamlitState.CRASHED)
+        logger.error("%s; restarting in %.0f s", self.record.last_exit, delay)
         asyncio.get_running_loop().call_later(
             delay, lambda: asyncio.ensure_future(self._respawn(process))
         )
@@ -229,7 +251,7 @@ class Supervisor:
         async with self._lock:
             if self._stopping or self._process is not crashed:
                 return
-            self.restarts += 1
+            self.record.restarts += 1
             self._tabs_may_return = True
             await self._spawn()
 
@@ -237,7 +259,7 @@ class Supervisor:
     def unhealthy(self) -> bool:
         """True when restarts did not cure a hang, or when the loop that drains Streamlit's
         output and restarts it has died: time for the kubelet to restart the pod."""
-        return self.hang_restarts >= HANG_RESTARTS_BEFORE_UNHEALTHY or self.watcher_died
+        return self.record.hang_restarts >= HANG_RESTARTS_BEFORE_UNHEALTHY or self.watcher_died
 
     @property
     def watcher_died(self) -> bool:
@@ -267,9 +289,9 @@ class Supervisor:
                 answered = False
             failures = 0 if answered else failures + 1
             if answered and time.monotonic() - healthy_since > STABLE_AFTER_SECONDS:
-                self.hang_restarts = 0
+                self.record.hang_restarts = 0
             if failures >= HANG_FAILURES and process.returncode is None:
-                self.hang_restarts += 1
+                self.record.hang_restarts += 1
                 logger.error(
                     "streamlit stopped answering its health check for %.0f s; killing it",
                     failures * HANG_CHECK_SECONDS,
@@ -358,7 +380,8 @@ class Supervisor:
             peers = self._peers()
             count = None if peers is None else len(peers)
         reconnecting = (
-            self._tabs_may_return and time.monotonic() - self._started_at < RECONNECT_FAST_SECONDS
+            self._tabs_may_return
+            and time.monotonic() - self.record.started_at < RECONNECT_FAST_SECONDS
         )
         return None if count == 0 and reconnecting else count
 
