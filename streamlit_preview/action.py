@@ -89,13 +89,16 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     settings = settings_for(target, decision, inputs, token)
     if isinstance(decision, Open) and decision.approved_by is not None:
         _check_approver(settings, decision.approved_by, client)
-    if settings.mode != "close" and token and _closed_since(runner, settings, client):
+    backend = connect(settings)
+    # A sync would open a missing preview: unless GitHub says the pull request is still open
+    # (its `closed` run may have deleted the preview while this run waited in its queue).
+    reopens = settings.mode == "sync" and not backend.exists(settings)
+    if reopens and token and _closed_since(runner, settings, client):
         runner.notice(
-            f"pull request #{settings.target.pr} is closed now: nothing is opened or synced "
+            f"pull request #{settings.target.pr} is closed now: its preview is not opened again "
             "(this run's event was queued before the close)", title="streamlit-preview",
         )  # fmt: skip
         return 0
-    backend = connect(settings)
     github = client if token and (settings.comment or settings.deployment) else None
     reporter = _reporter(runner, github, settings)
     with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):

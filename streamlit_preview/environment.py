@@ -102,6 +102,9 @@ class Backend(Protocol):
         None when there is no such environment: `lifecycle` then opens it.
         """
 
+    def exists(self, settings: Settings) -> bool:
+        """Whether anything of the environment is there (a sync of a missing one opens it)."""
+
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         """Delete everything of the environment; False when there was nothing to delete."""
 

@@ -8,6 +8,7 @@ backoff (tenacity), honouring `Retry-After`; follows `Link` pagination; the API 
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -395,6 +396,7 @@ class AppInstallationTokens:
                                     headers={"Accept": "application/vnd.github+json", "User-Agent": "streamlit-preview",
                                              "X-GitHub-Api-Version": API_VERSION})  # fmt: skip
         self._tokens: dict[str | None, tuple[str, float]] = {}  # scope → (token, expires)
+        self._lock = threading.Lock()
 
     def _jwt(self) -> str:
         import jwt  # PyJWT, with its `crypto` extra for RS256
@@ -417,6 +419,10 @@ class AppInstallationTokens:
         nothing else: that is the token a preview's pod gets, since the pod runs the pull
         request's code. Without it, the App's own permissions (the receiver's reports). The
         token returned is good for at least `lasting` more seconds."""
+        with self._lock:  # the receiver's syncs and its token refresh ask from many threads
+            return self._token(repository, lasting)
+
+    def _token(self, repository: str | None, lasting: float) -> str:
         cached = self._tokens.get(repository)
         if cached and time.time() < cached[1] - lasting:
             return cached[0]

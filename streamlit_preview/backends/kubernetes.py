@@ -251,6 +251,9 @@ class KubernetesBackend:
         )  # fmt: skip
         return self._with_page(settings, key, synced)
 
+    def exists(self, settings: Settings) -> bool:
+        return self._read_secret(settings) is not None
+
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         self._check_owner(self._read_secret(settings), settings)
         return self.delete_environment(

@@ -293,6 +293,12 @@ class LocalBackend:
         except (OSError, httpx.HTTPError, ValueError):
             return {}
 
+    def exists(self, settings: Settings) -> bool:
+        try:
+            return self._load(settings.environment) is not None
+        except DamagedRecord:
+            return True  # something is there: sync and close report it
+
     def close(self, settings: Settings, *, progress: Progress) -> bool:
         with self._locked(settings.environment):
             try:
