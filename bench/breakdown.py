@@ -29,7 +29,15 @@ from pathlib import Path
 from playwright.sync_api import Page, sync_playwright
 
 from bench.push_to_live import APP, InPlace, bench_remote
-from streamlit_preview.reloader import contract
+
+try:
+    from streamlit_preview.reloader.contract import environment as reloader_env
+except ImportError:  # a tree from before the contract table (a "before" run of this bench)
+
+    def reloader_env(**values: str) -> dict[str, str]:  # type: ignore[misc]
+        return {f"PREVIEW_{k.upper()}": v for k, v in values.items()}
+
+
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.processes import ReloaderProcess
 
@@ -81,7 +89,7 @@ def _synced_row(page: Page, reloader: ReloaderProcess, sha: str, n: int) -> dict
     """Sync to `sha`: the reloader's steps, its answer, and the browser's events for `n`."""
     since = time.time()
     answer = reloader.sync(sha).json()
-    row = {f"reloader: {step}": ms for step, ms in answer["phases_ms"].items()}
+    row = {f"reloader: {step}": ms for step, ms in answer.get("phases_ms", {}).items()}
     row["/sync answered"] = (time.time() - since) * 1000
     return row | _browser_phases(page, n, since)
 
@@ -121,7 +129,7 @@ def cold_start(root: Path, remote, runs: int, check: str) -> tuple[float, float]
         folder = root / f"cold{k}"
         folder.mkdir()
         started = time.perf_counter()
-        reloader = ReloaderProcess(folder, remote.url, extra_env=contract.environment(check=check))
+        reloader = ReloaderProcess(folder, remote.url, extra_env=reloader_env(check=check))
         reloader.wait_ready(60)
         starts.append((time.perf_counter() - started) * 1000)
         reloader.stop()
@@ -175,9 +183,7 @@ def main() -> None:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
         remote = bench_remote(root, "git")
         (root / "r").mkdir()
-        reloader = ReloaderProcess(
-            root / "r", remote.url, extra_env=contract.environment(check=args.check)
-        )
+        reloader = ReloaderProcess(root / "r", remote.url, extra_env=reloader_env(check=args.check))
         reloader.wait_ready(60)
         floor = InPlace(browser, root)
         floor.page.add_init_script(PROBE)

@@ -20,11 +20,13 @@ import re
 import secrets
 import shutil
 import stat
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
 
 import git
+from git.objects.fun import tree_entries_from_data
 
 from ..errors import PermanentSyncError, SyncError
 
@@ -324,8 +326,15 @@ class Checkout:
         current = self.head()
         if current == target:
             return Update(target, [])
-        raw = self._git("diff-tree", "-r", "-z", "--no-renames", current, target)
-        return Update(target, _parse_raw_diff(raw))
+        try:  # read through the checkout's long-lived cat-file process: no git to start
+            repo = self._repo()
+            old, new = (repo.commit(sha).tree.binsha for sha in (current, target))
+            entries = _diff_trees(_tree_reader(repo), old, new)
+        except Exception as exc:  # any surprise of the object reader: git itself answers
+            logger.debug("reading the trees failed (%s); asking git diff-tree", exc)
+            raw = self._git("diff-tree", "-r", "-z", "--no-renames", current, target)
+            entries = _parse_raw_diff(raw)
+        return Update(target, entries)
 
     def apply(self, update: Update) -> Changes:
         """Carry out a planned update file by file; return what changed."""
@@ -445,6 +454,61 @@ def _make_parent_dirs(root: Path, dest: Path, ready: set[Path] | None = None) ->
         folder.mkdir(exist_ok=True)
         if ready is not None:
             ready.add(folder)
+
+
+_TREE_MODE = 0o040000
+_NO_BLOB = "0" * 40
+
+
+TreeReader = Callable[[bytes], list[tuple[bytes, int, str]]]  # tree id → (id, mode, name)
+
+
+def _tree_reader(repo: git.Repo) -> TreeReader:
+    """Raw tree records read through the repository's cat-file process (no object model:
+    a submodule entry is just a mode and an id)."""
+
+    def read(binsha: bytes) -> list[tuple[bytes, int, str]]:
+        return tree_entries_from_data(repo.odb.stream(binsha).read())
+
+    return read
+
+
+def _diff_trees(read: TreeReader, old: bytes | None, new: bytes | None,
+                prefix: str = "") -> list[tuple[str, str, str, str]]:  # fmt: skip
+    """What `git diff-tree -r --no-renames` says between two trees (ids, or None for no
+    tree), as (status, new mode, new blob, path) in path order: only subtrees whose ids
+    differ are read."""
+    before = {name: (mode, sha) for sha, mode, name in read(old)} if old else {}
+    after = {name: (mode, sha) for sha, mode, name in read(new)} if new else {}
+    changes: list[tuple[str, str, str, str]] = []
+    for name in before.keys() | after.keys():
+        path = prefix + name
+        was, now = before.get(name), after.get(name)
+        if was == now:
+            continue
+        was_tree = was is not None and was[0] == _TREE_MODE
+        now_tree = now is not None and now[0] == _TREE_MODE
+        if was_tree and now_tree:
+            changes += _diff_trees(read, was[1], now[1], path + "/")  # type: ignore[index]
+            continue
+        if was_tree:  # a folder became a file, or went away
+            changes += _diff_trees(read, was[1], None, path + "/")  # type: ignore[index]
+            if now is None:
+                continue
+            was = None
+        if now_tree:  # a file became a folder, or one came
+            if was is not None:
+                changes.append(("D", "000000", _NO_BLOB, path))
+            changes += _diff_trees(read, None, now[1], path + "/")  # type: ignore[index]
+            continue
+        if was is None and now is not None:
+            changes.append(("A", f"{now[0]:06o}", now[1].hex(), path))
+        elif now is None:
+            changes.append(("D", "000000", _NO_BLOB, path))
+        elif was is not None:
+            kind_changed = (was[0] & 0o170000) != (now[0] & 0o170000)
+            changes.append(("T" if kind_changed else "M", f"{now[0]:06o}", now[1].hex(), path))
+    return sorted(changes, key=lambda entry: entry[3].encode())
 
 
 def _parse_raw_diff(raw: str) -> list[tuple[str, str, str, str]]:

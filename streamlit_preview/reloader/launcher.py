@@ -37,9 +37,42 @@ import streamlit.web.server
 if sys.stdin.readline().strip() != "go":
     sys.exit(0)
 ACK = ACK_PREFIX_HERE
+def _answer(number, answer):
+    sys.stdout.write(ACK + number + " " + answer + chr(10))
+    sys.stdout.flush()
+def _running_sessions():
+    from streamlit.runtime import Runtime
+    from streamlit.runtime.app_session import AppSessionState
+    sessions = Runtime.instance()._session_mgr.list_active_sessions()
+    return sum(1 for info in sessions if info.session._state == AppSessionState.APP_IS_RUNNING)
+def _settle(number, start_window, limit):
+    # Answer once the open tabs' rerun has started and ended (or none started in
+    # start_window seconds): the page check then does not compete with it.
+    import time
+    started, seen = time.monotonic(), False
+    try:
+        while time.monotonic() - started < limit:
+            running = _running_sessions()
+            seen = seen or running > 0
+            if (seen and not running) or (not seen and time.monotonic() - started > start_window):
+                break
+            time.sleep(0.002)
+        _answer(number, "ok")
+    except Exception as exc:
+        _answer(number, type(exc).__name__)
 def _commands():
     for line in sys.stdin:
         words = line.split()
+        if len(words) == 2 and words[0] == "sessions":
+            try:
+                from streamlit.runtime import Runtime
+                _answer(words[1], str(Runtime.instance()._session_mgr.num_active_sessions()))
+            except Exception as exc:
+                _answer(words[1], type(exc).__name__)
+            continue
+        if len(words) == 2 and words[0] == "settle":
+            threading.Thread(target=_settle, args=(words[1], 0.3, 3.0), daemon=True).start()
+            continue
         if len(words) != 3 or words[0] != "clear":
             continue
         try:
@@ -50,8 +83,7 @@ def _commands():
             answer = "ok"
         except Exception as exc:
             answer = type(exc).__name__
-        sys.stdout.write(ACK + words[2] + " " + answer + chr(10))
-        sys.stdout.flush()
+        _answer(words[2], answer)
 threading.Thread(target=_commands, daemon=True, name="streamlit-preview").start()
 def _reload_on_a_new_version():
     # Serve index.html with a flag Streamlit's frontend reads (window.__streamlit): every

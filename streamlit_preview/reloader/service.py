@@ -56,6 +56,7 @@ class SyncOutcome:
     restarted: bool
     unknown: frozenset[str]
     phases: tuple[tuple[str, float], ...] = ()  # (step, ms since the run began), in order
+    tabs_rerun: bool = False  # open tabs are rerunning the new commit in the same process
 
 
 class Laps:
@@ -211,7 +212,7 @@ class Reloader:
             raise
         self.errors.sync = None
         if outcome.changed or outcome.restarted or self.page.checked_commit != outcome.commit:
-            self.schedule_page_check()
+            self.schedule_page_check(after_tabs=outcome.tabs_rerun)
         if sha is not None and sha in outcome.unknown:
             where = (
                 "in the repository" if self.settings.pin else f"on branch {self.settings.branch!r}"
@@ -259,14 +260,12 @@ class Reloader:
         if plan.install is Install.BEFORE:
             needs_restart = await self._install_requirements(read_new)
             laps.mark("installed")
-        # Asked before the files land, so the question does not slow Streamlit's rerun.
-        viewers = (
-            await self.supervisor.viewers() if plan.count_viewers and not needs_restart else None
-        )
+        # Asked before the files land (the tabs of a restarted process may not be back yet).
+        viewers = await self.supervisor.viewers() if plan.count_viewers else None
         if plan.clear_cache is not CacheClear.NONE and not needs_restart:
             await self.supervisor.clear_caches(resources=plan.clear_cache is CacheClear.ALL)
             laps.mark("caches cleared")
-        laps.mark("counted viewers" if viewers is not None else "ready to write")
+        laps.mark("ready to write")
         changes = await asyncio.to_thread(self.checkout.apply, update)
         laps.mark("written")
         if plan.install is Install.AFTER:  # it installs from paths of the new commit
@@ -289,8 +288,9 @@ class Reloader:
                 "synced %s -> %s (%d files, %s)", previous[:12], head[:12], len(changes.paths),
                 reaction.value,
             )  # fmt: skip
+        tabs_rerun = bool(changes) and bool(viewers) and reaction is not Reaction.RESTART
         return SyncOutcome(head, previous, bool(changes), reaction is Reaction.RESTART,
-                           frozenset(unknown), tuple(laps.marks))  # fmt: skip
+                           frozenset(unknown), tuple(laps.marks), tabs_rerun)  # fmt: skip
 
     async def _unknown(self, shas: frozenset[str], head: str) -> set[str]:
         """The asked-for commits that are not on the branch up to `head`."""
@@ -386,18 +386,21 @@ class Reloader:
 
     # -- the page, as a visitor sees it ------------------------------------------------
 
-    def schedule_page_check(self) -> None:
-        """Look at the page in the background (a newer look replaces an older one)."""
+    def schedule_page_check(self, *, after_tabs: bool = False) -> None:
+        """Look at the page in the background (a newer look replaces an older one); with
+        `after_tabs`, once the open tabs' own rerun has run, so the look never slows it."""
         if self.settings.check != "page" or self.commit is None:
             return
         if self._check_task is not None and not self._check_task.done():
             self._check_task.cancel()
         self.page = PageState(state=Look.CHECKING, commit=self.commit)
-        self._check_task = asyncio.get_running_loop().create_task(self._check_page(self.commit))
+        self._check_task = asyncio.get_running_loop().create_task(
+            self._check_page(self.commit, after_tabs=after_tabs)
+        )
         self._background.add(self._check_task)
         self._check_task.add_done_callback(self._background.discard)
 
-    async def _check_page(self, commit: str) -> None:
+    async def _check_page(self, commit: str, *, after_tabs: bool = False) -> None:
         if self.requirements_failed:
             line = (
                 (self.errors.install or "the requirements did not install").strip().splitlines()[-1]
@@ -410,6 +413,8 @@ class Reloader:
                 state=Look.NOT_CHECKED, commit=commit, note="Streamlit is not running"
             )
             return
+        if after_tabs:
+            await self.supervisor.settle()
         try:
             seen = await check_page(self.supervisor.options.local_base, workdir=self.settings.workdir,
                                     app=self.settings.app, timeout=self.settings.check_timeout)  # fmt: skip

@@ -49,6 +49,8 @@ RECONNECT_WINDOW_SECONDS = 120.0
 RECONNECT_FAST_SECONDS = 10.0
 RECONNECT_SETTLE_SECONDS = 0.3
 CLEAR_TIMEOUT_SECONDS = 5.0
+SETTLE_TIMEOUT_SECONDS = 3.5
+SESSIONS_TIMEOUT_SECONDS = 0.5
 _OWN_PROBE = re.compile(r" 200 GET /_stcore/(?:health|metrics) \(")
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
@@ -352,6 +354,13 @@ class Supervisor:
             logger.warning("streamlit did not clear its caches: %s", answer or "no answer")
         return answer == "ok"
 
+    async def settle(self, timeout: float = SETTLE_TIMEOUT_SECONDS) -> None:
+        """Return once the open tabs' rerun has run (or none started soon): asked of the hook
+        in the Streamlit process; at most `timeout`."""
+        launcher = self._launcher
+        if launcher is not None and self.pid is not None:
+            await launcher.ask("settle", timeout=timeout)
+
     def force_rerun(self) -> None:
         """Rerun every open session by rewriting the user config file Streamlit polls."""
         self._rerun_counter += 1
@@ -373,17 +382,28 @@ class Supervisor:
         None means unknown, never "nobody is looking"; so is zero while the tabs of the
         process this one replaced may still be reconnecting.
         """
-        metrics = await self.session_metrics()
-        if metrics is not None:
-            count: int | None = metrics[0]
-        else:
-            peers = self._peers()
-            count = None if peers is None else len(peers)
+        count = await self._sessions_from_the_hook()
+        if count is None:
+            metrics = await self.session_metrics()
+            if metrics is not None:
+                count = metrics[0]
+            else:
+                peers = self._peers()
+                count = None if peers is None else len(peers)
         reconnecting = (
             self._tabs_may_return
             and time.monotonic() - self.record.started_at < RECONNECT_FAST_SECONDS
         )
         return None if count == 0 and reconnecting else count
+
+    async def _sessions_from_the_hook(self) -> int | None:
+        """Streamlit's own count of open sessions, asked of the hook inside its process (no
+        HTTP request for Streamlit to serve); None where the hook cannot tell."""
+        launcher = self._launcher
+        if launcher is None or self.pid is None:
+            return None
+        answer = await launcher.ask("sessions", timeout=SESSIONS_TIMEOUT_SECONDS)
+        return int(answer) if answer and answer.isdigit() else None
 
     def _peers(self) -> frozenset[Peer] | None:
         pid = self.pid

@@ -76,3 +76,51 @@ def test_local_path_becomes_shallow_file_url(tmp_path, remote):
     assert checkout.url.startswith("file://")
     checkout.clone()
     assert git("rev-list", "--count", "HEAD", cwd=checkout.path) == "1"
+
+
+def test_plan_reads_the_trees_as_git_diff_tree_would(tmp_path, remote):
+    """The plan is read through the checkout's long-lived cat-file process, without starting
+    git; it must say exactly what `git diff-tree -r --no-renames` says."""
+    from streamlit_preview.reloader.gitsync import _diff_trees, _parse_raw_diff, _tree_reader
+
+    checkout = Checkout(url=remote.url, branch="main", path=tmp_path / "co")
+    checkout.clone()
+    steps = [
+        {
+            "pkg/a.py": "A = 1\n",
+            "pkg/sub/b.py": "B\n",
+            "data/x.csv": "a\n",
+            "a.txt": "t\n",
+            "run.sh": "x\n",
+        },
+        {"pkg/a.py": "A = 2\n", "pkg/sub/c.py": "C\n", "data/x.csv": None},
+        {"a.txt": None, "a": "now a file named a\n", "pkg/sub/b.py": None},
+        {"data": "a file where a folder was\n"},
+        {"data": None, "data/z.csv": "z\n", "a-b": "dash\n"},
+    ]
+    compared = 0
+    for files in steps:
+        before = git("rev-parse", "HEAD", cwd=remote.work)
+        remote.commit(files)
+        after = git("rev-parse", "HEAD", cwd=remote.work)
+        if files is steps[1]:
+            os.chmod(remote.work / "run.sh", 0o755)
+            git("add", "run.sh", cwd=remote.work)
+            os.symlink("a.txt", remote.work / "alias")
+            git("add", "alias", cwd=remote.work)
+            git("commit", "-q", "-m", "mode and link", cwd=remote.work)
+            remote.push()
+            after = git("rev-parse", "HEAD", cwd=remote.work)
+        checkout.fetch()
+        repo = checkout._repo()
+        ours = _diff_trees(_tree_reader(repo), repo.commit(before).tree.binsha,
+                           repo.commit(after).tree.binsha)  # fmt: skip
+        raw = git("diff-tree", "-r", "-z", "--no-renames", before, after, cwd=checkout.path)
+        assert [(s, m, p) for s, m, _, p in ours] == [
+            (s, m, p) for s, m, _, p in _parse_raw_diff(raw)
+        ]
+        assert {b for s, _, b, _ in ours if s != "D"} == {
+            b for s, _, b, _ in _parse_raw_diff(raw) if s != "D"
+        }
+        compared += 1
+    assert compared == len(steps)

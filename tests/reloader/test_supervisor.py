@@ -20,6 +20,7 @@ from streamlit_preview.reloader.supervisor import (
     StreamlitState,
     Supervisor,
 )
+from tests.fixtures.aio import run_async
 
 
 def test_crashes_in_a_row_back_off_and_a_stable_run_resets_it():
@@ -44,7 +45,7 @@ def test_a_wait_wakes_the_moment_streamlit_runs(tmp_path: Path):
         await supervisor.close()
         return woke, took, gone
 
-    woke, took, gone = asyncio.run(scenario())
+    woke, took, gone = run_async(scenario())
     assert woke and took < 1 and gone is False
 
 
@@ -60,7 +61,7 @@ def test_the_launcher_takes_its_answers_out_of_streamlits_output():
         assert sent == [b"clear data 1\n"]
         return await asking, seen
 
-    answer, seen = asyncio.run(scenario())
+    answer, seen = run_async(scenario())
     assert answer == "ok" and seen == [False, True]
 
 
