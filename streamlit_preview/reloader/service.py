@@ -155,8 +155,7 @@ class Reloader:
                 " them (FROM the preview image) and set the `image` input"
             )
             logger.warning("%s", self.notes[-1])
-        if await self._install_requirements(self.checkout.read_file):
-            await self.supervisor.discard_prewarmed()  # it imported what the install replaced
+        await self._install_requirements(self.checkout.read_file)  # ends a stale warm launcher
         self._check_app()
         app_file = self._app_file()
         if app_file is None or not app_file.is_file():
@@ -325,14 +324,19 @@ class Reloader:
             if requirements is None:  # none any more: a fresh deploy would have none either
                 self.requirements, self.requirements_failed = None, False
                 self.errors.install = None
-                return await asyncio.to_thread(
+                removed = await asyncio.to_thread(
                     self.environment.remove_all, cwd=self.settings.workdir
                 )
+                if removed:
+                    await self.supervisor.discard_prewarmed()
+                return removed
             check_paths(requirements, self.settings.workdir)
             started = time.monotonic()
             restart = await asyncio.to_thread(
                 self.environment.install, requirements, cwd=self.settings.workdir
             )
+            if restart:  # a warm launcher imported what the install replaced
+                await self.supervisor.discard_prewarmed()
             self.requirements, self.requirements_failed = requirements, False
             self.errors.install = None
             logger.info("requirements ready in %.1f s", time.monotonic() - started)

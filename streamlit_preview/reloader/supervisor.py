@@ -51,6 +51,9 @@ RECONNECT_SETTLE_SECONDS = 0.3
 CLEAR_TIMEOUT_SECONDS = 5.0
 SETTLE_TIMEOUT_SECONDS = 3.5
 SESSIONS_TIMEOUT_SECONDS = 0.5
+SPARE_SECONDS = 600.0  # how long a warm launcher waits for a restart before it is ended
+SPARE_DELAY_SECONDS = 2.0  # made this long after a start serves, off every critical path
+RESTART_SETTLE_SECONDS = 60.0
 _OWN_PROBE = re.compile(r" 200 GET /_stcore/(?:health|metrics) \(")
 _METRIC = re.compile(
     r'^(active_sessions|session_events_total\{type="(?:re)?connect"\})\s+(\d+)', re.M
@@ -99,6 +102,7 @@ class Supervisor:
         self._launcher: Launcher | None = None  # the running one: our hook in its process
         self._watcher: asyncio.Task[None] | None = None
         self._reconnects: asyncio.Task[None] | None = None
+        self._spare: asyncio.Task[None] | None = None  # keeps a warm launcher for a while
         self._tabs_may_return = False
         self._stopping = False
         self._lock = asyncio.Lock()
@@ -167,8 +171,9 @@ class Supervisor:
             self._set_state(StreamlitState.STOPPED)
 
     async def close(self) -> None:
-        if self._reconnects is not None:
-            self._reconnects.cancel()
+        for task in (self._reconnects, self._spare):
+            if task is not None:
+                task.cancel()
         await self.discard_prewarmed()
         await self.stop()
         await self._http.aclose()
@@ -196,10 +201,30 @@ class Supervisor:
         assert self._process is not None
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
+        self._spare_task(asyncio.create_task(self._keep_a_spare()))
         if self.record.restarts:  # tabs of the process it replaces will reconnect to this one
             if self._reconnects is not None:
                 self._reconnects.cancel()
             self._reconnects = asyncio.create_task(self.rerun_on_reconnect())
+
+    def _spare_task(self, task: asyncio.Task[None]) -> None:
+        """One spare-keeping task at a time: a newer start replaces the older one's."""
+        if self._spare is not None:
+            self._spare.cancel()
+        self._spare = task
+
+    async def _keep_a_spare(self) -> None:
+        """A warm launcher (Streamlit imported, waiting for `go`) for the next restart, made
+        once this start serves and its tabs have rerun, and kept `SPARE_SECONDS`: a restart
+        then skips Streamlit's import. Pushes come in bursts; an idle preview does not pay
+        the spare's memory (about 50 MB) for long."""
+        if not await self.wait_running(RESTART_SETTLE_SECONDS):
+            return
+        await asyncio.sleep(SPARE_DELAY_SECONDS)  # after the tabs' reconnect and the page check
+        if self._prewarmed is None and not self._stopping:
+            self._prewarmed = await prewarm(self.options)
+        await asyncio.sleep(SPARE_SECONDS)
+        await self.discard_prewarmed()
 
     async def _terminate(self, grace: float = STOP_GRACE_SECONDS) -> None:
         """SIGTERM, then SIGKILL after `grace` seconds (at once when `grace` is 0)."""
