@@ -41,6 +41,7 @@ except ImportError:  # a tree from before the contract table (a "before" run of 
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.processes import ReloaderProcess
 
+SPARE_READY_SECONDS = 4.0  # the supervisor makes its warm launcher 2 s after a start serves
 # Epoch milliseconds of each WebSocket message, of the marker's arrival in the DOM, and of
 # the frame after it.
 PROBE = """
@@ -119,7 +120,7 @@ def restart(page: Page, reloader: ReloaderProcess, remote, runs: int, base: int)
         sha = remote.commit({"streamlit_app.py": APP.format(n=n),
                              ".streamlit/config.toml": f"# restart {n}\n[theme]\nbase = 'light'\n"})  # fmt: skip
         rows.append(_synced_row(page, reloader, sha, n))
-        time.sleep(0.5)
+        time.sleep(SPARE_READY_SECONDS)  # pushes seconds apart: the warm launcher is there
     return _median_table(rows)
 
 
