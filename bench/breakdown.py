@@ -28,7 +28,7 @@ from pathlib import Path
 
 from playwright.sync_api import Page, sync_playwright
 
-from bench.push_to_live import APP, InPlace, bench_remote
+from bench._harness import APP, InPlace, bench_remote
 
 try:
     from streamlit_preview.reloader.contract import environment as reloader_env

@@ -22,7 +22,7 @@ import time
 import venv
 from pathlib import Path
 
-from bench.push_to_live import _wait_health, bench_remote, ready_reloader
+from bench._harness import _wait_health, bench_remote, ready_reloader
 from tests.fixtures.processes import free_port
 
 CLOCK = os.sysconf("SC_CLK_TCK")

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import httpx
 
-from bench.push_to_live import APP
+from bench._harness import APP
 from devcluster.container import NODE_IP, ensure_bridge
 from tests.fixtures.fileserver import FileServer
 from tests.fixtures.githttp import GitHttpServer
