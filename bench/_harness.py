@@ -22,7 +22,13 @@ def median_ms(values: list[float]) -> float:
 
 
 def wait_text(page, text: str, timeout: float = 20) -> None:  # type: ignore[no-untyped-def]
-    page.get_by_text(text, exact=True).wait_for(timeout=timeout * 1000)
+    """Return as soon as `text` is on the page: checked at every frame in the page itself
+    (Playwright's own `wait_for` polls at 20, 50, 100 ms and more, which rounds a 90 ms
+    update up to 120 or 220 ms)."""
+    page.wait_for_function(
+        "text => document.body && document.body.innerText.split('\\n').some(l => l.trim() === text)",
+        arg=text, polling="raf", timeout=timeout * 1000,
+    )  # fmt: skip
 
 
 class InPlace:

@@ -151,6 +151,8 @@ def test_streamlit_is_restarted_after_it_is_killed(pod):
 
     wait_for(restarted, timeout=60, message=f"Streamlit was not restarted:\n{preview.log()}")
     preview.wait_ready()
+    after = preview.status()["streamlit"]
+    assert after["pid"] != before["pid"] and after["restarts"] == before["restarts"] + 1
 
 
 def test_sigterm_exits_cleanly_within_the_grace_period(pod):

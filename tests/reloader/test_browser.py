@@ -58,25 +58,29 @@ def test_new_data_file_and_new_page_rerun_without_reload(remote, reloader, page)
         "st.write(p.read_text() if p.exists() else 'no message yet')\n"
     )
     first = remote.commit({"streamlit_app.py": script})
-    reloader.sync(first)
-    _open(page, reloader)
+    assert reloader.sync(first).status_code == 200
+    origin = _open(page, reloader)
     page.get_by_text("no message yet").wait_for(timeout=10_000)
 
     second = remote.commit({"message.txt": "a message from the branch"})
-    reloader.sync(second)
+    answer = reloader.sync(second).json()
 
     page.get_by_text("a message from the branch").wait_for(timeout=10_000)
+    assert answer["commit"] == second and answer["restarted"] is False
+    assert page.evaluate("performance.timeOrigin") == origin  # rerun in place, no reload
 
 
 def test_syntax_error_shows_in_page_then_recovers(remote, reloader, page):
-    _open(page, reloader)
+    origin = _open(page, reloader)
     remote.commit({"streamlit_app.py": "import streamlit as st\nst.title('Hello broken'\n"})
-    reloader.sync(remote.head())
+    assert reloader.sync(remote.head()).status_code == 200
     page.get_by_text("SyntaxError").first.wait_for(timeout=10_000)
 
     remote.commit({"streamlit_app.py": 'import streamlit as st\nst.title("Hello repaired")\n'})
-    reloader.sync(remote.head())
+    assert reloader.sync(remote.head()).status_code == 200
     page.get_by_text("Hello repaired").wait_for(timeout=10_000)
+    assert page.get_by_text("SyntaxError").count() == 0  # the error block is gone
+    assert page.evaluate("performance.timeOrigin") == origin
 
 
 def test_new_requirement_reaches_the_open_tab_without_an_error(tmp_path, remote, reloader, page):

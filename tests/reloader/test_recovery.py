@@ -134,8 +134,10 @@ def test_streamlit_dies_with_a_killed_reloader(reloader):
     child = reloader.status()["streamlit"]["pid"]
     os.kill(reloader.process.pid, signal.SIGKILL)
     reloader.process.wait(10)
+    assert isinstance(child, int) and child > 0
     wait_for(
         lambda: not Path(f"/proc/{child}").exists(),
         timeout=10,
         message="Streamlit outlived its reloader",
     )
+    assert not Path(f"/proc/{child}").exists()
