@@ -84,7 +84,8 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
         return 0
     client = GitHub(token=token, repository=target.repository, api_url=api_url)
     if isinstance(decision, AskApproval):
-        _ask_for_approval(runner, target, decision, inputs, client)
+        # The fork's safe settings, as an open of it would have them: its comment's name.
+        _ask_for_approval(runner, settings_for(target, Open(), inputs, token), decision, client)
         return 0
     settings = settings_for(target, decision, inputs, token)
     if isinstance(decision, Open) and decision.approved_by is not None:
@@ -138,13 +139,10 @@ def _reporter(runner: Runner, github: GitHub | None, settings: Settings) -> Pull
     )  # fmt: skip
 
 
-def _ask_for_approval(runner: Runner, target: EventTarget, decision: AskApproval,
-                      inputs: dict[str, str], github: GitHub) -> None:  # fmt: skip
+def _ask_for_approval(
+    runner: Runner, settings: Settings, decision: AskApproval, github: GitHub
+) -> None:
     """New commits from a fork: the label comes off, and the comment says why."""
-    settings = build_settings(inputs | {"mode": "open", "secret-env": "", "secrets-toml": ""},
-                              make_target(repository=target.repository, repo_url=target.repo_url,
-                                          branch=target.branch, pr=target.pr, sha=target.sha,
-                                          owner_is_org=target.owner_is_org))  # fmt: skip
     github.remove_label(settings.target.pr, decision.label)
     if settings.comment:
         github.upsert_comment(settings.target.pr, Report(

@@ -141,13 +141,17 @@ class GitHub:
             raise _Retryable(response, f"{response.status_code}")
         return response
 
-    def _request(self, method: str, url: str, *, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
+    def _send_or_fail(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        """`_send`, with retries exhausted as a `ServiceError`."""
         try:
-            response = self._send(method, url, **kwargs)
+            return self._send(method, url, **kwargs)
         except _Retryable as exc:
             raise ServiceError(
                 f"GitHub {method} {url}: still failing after {MAX_ATTEMPTS} attempts ({exc})"
             ) from None
+
+    def _request(self, method: str, url: str, *, allow: tuple[int, ...] = (), **kwargs: Any) -> Any:
+        response = self._send_or_fail(method, url, **kwargs)
         if response.status_code in allow:
             return None
         if response.status_code >= 400:
@@ -236,22 +240,11 @@ class GitHub:
         """Whether `login` is a collaborator of the repository (direct, through a team, or an
         organisation owner): GitHub answers 204 or 404. The permission endpoint would say
         `read` for every GitHub user on a public repository."""
-        response = self._send_checked(
-            "GET", f"/repos/{self.repository}/collaborators/{quote(login)}"
-        )
-        return response.status_code == 204
-
-    def _send_checked(self, method: str, url: str) -> httpx.Response:
-        """A call whose answer is its status (204 or 404); other failures are errors."""
-        try:
-            response = self._send(method, url)
-        except _Retryable as exc:
-            raise ServiceError(
-                f"GitHub {method} {url}: still failing after {MAX_ATTEMPTS} attempts ({exc})"
-            ) from None
+        url = f"/repos/{self.repository}/collaborators/{quote(login)}"
+        response = self._send_or_fail("GET", url)
         if response.status_code not in (204, 404):
-            raise ServiceError(f"GitHub {method} {url}: {response.status_code}")
-        return response
+            raise ServiceError(f"GitHub GET {url}: {response.status_code}")
+        return response.status_code == 204
 
     def remove_label(self, pr: int, label: str) -> None:
         """Take the approval label off (a missing label is fine)."""

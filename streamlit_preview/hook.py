@@ -50,11 +50,9 @@ logger = logging.getLogger(__name__)
 USER_HEADER = "X-Auth-Request-User"  # set by oauth2-proxy, copied by Traefik (authResponseHeaders)
 ACCESS_CACHE_SECONDS = 300
 NOTE_HEADER = "X-Preview-Note"  # why nothing was synced, when that is not obvious
-PAGE_TIMEOUT_SECONDS = 60.0
+PAGE_TIMEOUT_SECONDS = 60.0  # how long a report waits for the preview's look at its page
 TOKEN_REFRESH_SECONDS = 1800.0  # installation tokens live 60 min
-TOKEN_LIFE_AT_STORE_SECONDS = (
-    TOKEN_REFRESH_SECONDS + 300
-)  # a stored token outlives the next round  # how long a report waits for the preview's look at its page
+TOKEN_LIFE_AT_STORE_SECONDS = TOKEN_REFRESH_SECONDS + 300  # a stored one outlives the next round
 NO_REPORT = (
     "no GitHub App credential: the pull request's comment and Deployment are updated by the "
     "workflow's next run"
@@ -220,7 +218,7 @@ class Receiver:
         cached = self._access.get(key)
         if cached and now - cached[1] < ACCESS_CACHE_SECONDS:
             return cached[0]
-        token = self.app_tokens.token() if self.app_tokens is not None else self.git_token()
+        token = self.git_token()  # the App's own token (unscoped), or the token file
         if token is None:
             raise ServiceError(
                 "no lasting credential (--git-token-file or a GitHub App) to ask GitHub with"

@@ -279,8 +279,14 @@ class LocalBackend:
         """Wait for the reloader's look at the page of this commit (check: page)."""
         if settings.check != "page":
             return environment
+        return self._as_looked_at(record, environment, timeout=settings.check_timeout + 15)
+
+    def _as_looked_at(
+        self, record: Record, environment: Environment, *, timeout: float
+    ) -> Environment:
+        """`environment` as the reloader's look at the page of its commit saw it."""
         page = wait_for_page(lambda: self._status_detail(record), environment.commit,
-                             timeout=settings.check_timeout + 15)  # fmt: skip
+                             timeout=timeout)  # fmt: skip
         return with_page(environment, page)
 
     def _status_detail(self, record: Record) -> dict:
@@ -426,8 +432,7 @@ class LocalBackend:
         if record is None:
             return environment
         settled = replace(environment, url=record.url, commit=commit, status=Status.RUNNING)
-        page = wait_for_page(lambda: self._status_detail(record), commit, timeout=timeout)
-        return with_page(settled, page)
+        return self._as_looked_at(record, settled, timeout=timeout)
 
     def _send_sync(self, record: Record, sha: str | None, *, git_token: str | None = None) -> dict:
         try:

@@ -46,6 +46,11 @@ class SyncPlan:
     count_viewers: bool  # Python changes: zero open tabs means stale modules, so restart
 
 
+def touches_requirements(changes: Changes, *, app: str) -> bool:
+    """Whether `changes` include a file the app's requirements are read from."""
+    return any(p in dependency_files(app) for p in changes.paths)
+
+
 def plan_sync(
     changes: Changes, *, app: str, install_failed: bool, installs_from_checkout: bool,
     clear_cache: str,
@@ -57,7 +62,7 @@ def plan_sync(
     `.streamlit/` change; `all` drops both after any such change; `never` keeps both.
     """
     paths = changes.paths
-    dependencies = any(p in dependency_files(app) for p in paths)
+    dependencies = touches_requirements(changes, app=app)
     install = Install.NONE
     if dependencies or install_failed:
         install = Install.AFTER if installs_from_checkout else Install.BEFORE

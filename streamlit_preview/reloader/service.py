@@ -27,7 +27,6 @@ from .config import ReloaderSettings
 from .deps import (
     AppEnvironment,
     check_paths,
-    dependency_files,
     needs_checkout,
     read_requirements,
     system_packages_file,
@@ -35,7 +34,14 @@ from .deps import (
 from .gitsync import Checkout, public_url
 from .pagecheck import AppError, PageCheckError, check_page
 from .pagestate import Look, PageState
-from .planning import CacheClear, Install, Reaction, plan_reaction, plan_sync
+from .planning import (
+    CacheClear,
+    Install,
+    Reaction,
+    plan_reaction,
+    plan_sync,
+    touches_requirements,
+)
 from .setup import SetupRun, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import StreamlitState, Supervisor
@@ -245,10 +251,11 @@ class Reloader:
         previous = self.checkout.head()
         update = await asyncio.to_thread(self.checkout.plan, head)
         read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
-        touched = self.requirements_failed or any(
-            p in dependency_files(self.settings.app) for p in update.changes.paths
-        )  # read the requirements only then: the one-file push stays fast
-        installs_from_checkout = touched and needs_checkout(
+        # The requirements are read only when an install comes: the one-file push stays fast.
+        installing = self.requirements_failed or touches_requirements(
+            update.changes, app=self.settings.app
+        )
+        installs_from_checkout = installing and needs_checkout(
             read_requirements(read_new, self.settings.app) or ""
         )
         plan = plan_sync(update.changes, app=self.settings.app, install_failed=self.requirements_failed,
@@ -260,7 +267,8 @@ class Reloader:
             needs_restart = await self._install_requirements(read_new)
             laps.mark("installed")
         # Asked before the files land (the tabs of a restarted process may not be back yet).
-        viewers = await self.supervisor.viewers() if plan.count_viewers else None
+        counted = plan.count_viewers and not needs_restart  # a restart comes anyway
+        viewers = await self.supervisor.viewers() if counted else None
         if plan.clear_cache is not CacheClear.NONE and not needs_restart:
             await self.supervisor.clear_caches(resources=plan.clear_cache is CacheClear.ALL)
             laps.mark("caches cleared")

@@ -201,17 +201,13 @@ class Supervisor:
         assert self._process is not None
         logger.info("streamlit started (pid %s, port %s)", self._process.pid, self.options.port)
         self._watcher = asyncio.create_task(self._watch(self._process))
-        self._spare_task(asyncio.create_task(self._keep_a_spare()))
+        if self._spare is not None:  # one spare-keeping task: this start's replaces the last
+            self._spare.cancel()
+        self._spare = asyncio.create_task(self._keep_a_spare())
         if self.record.restarts:  # tabs of the process it replaces will reconnect to this one
             if self._reconnects is not None:
                 self._reconnects.cancel()
             self._reconnects = asyncio.create_task(self.rerun_on_reconnect())
-
-    def _spare_task(self, task: asyncio.Task[None]) -> None:
-        """One spare-keeping task at a time: a newer start replaces the older one's."""
-        if self._spare is not None:
-            self._spare.cancel()
-        self._spare = task
 
     async def _keep_a_spare(self) -> None:
         """A warm launcher (Streamlit imported, waiting for `go`) for the next restart, made
