@@ -67,7 +67,10 @@ def start_proxy(
         "skip_provider_button": True,
         "set_xauthrequest": True,
         "upstreams": ["static://202", f"file://{pages}/#/_preview_access/"],
-        "skip_auth_routes": ["^/_preview_access/"],
+        # Only Traefik may say which host and path a request was for; no skip-auth route.
+        "trusted_proxy_ips": [address, "127.0.0.1"],
+        # Group membership is read at sign-in: a session lasts an hour, then signs in again.
+        "cookie_expire": "1h",
     }
     config.write_text("".join(f"{key} = {_toml(value)}\n" for key, value in lines.items()))
     program = binaries.build(["oauth2-proxy"])["oauth2-proxy"]
@@ -118,7 +121,8 @@ def objects(*, address: str, domain: str, namespace: str, collaborators_check: s
         {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": namespace},
          "data": {"url": f"https://auth.{domain}", "router": "traefik",
                   "forward-auth": f"http://{address}:{PORT}/", "service": SERVICE,
-                  "service-port": str(PORT), "collaborators-check": collaborators_check}},
+                  "service-port": str(PORT), "collaborators-check": collaborators_check,
+                  "cookie-filter": collaborators_check}},
         {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
          "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": PORT, "protocol": "TCP"}]}},
         {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",

@@ -19,6 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 
+from .cookies import SIGN_IN_COOKIE
 from .errors import InputError
 from .naming import owner_of, repository_key
 
@@ -93,10 +94,13 @@ class SignIn:
     forward_auth: str | None = None  # Traefik: the oauth2-proxy address for ForwardAuth
     service: str | None = None  # Traefik: the sign-in's Service in the previews namespace
     service_port: int = 4180
+    service_namespace: str | None = None  # Traefik: the sign-in's namespace, when not the preview's
     istio_provider: str | None = None  # Istio: the extensionProvider name in the mesh config
     envoy_backend: str | None = None  # Envoy Gateway: `name:port` of the Service
     enforces: str | None = None  # Istio/Envoy Gateway: the one rule the sign-in itself applies
     collaborators_check: str | None = None  # Traefik: the webhook receiver's access check URL
+    cookie_filter: str | None = None  # Traefik: the receiver that strips the sign-in's cookies
+    cookie_name: str = SIGN_IN_COOKIE  # the sign-in's session cookie (and its parts)
 
     @classmethod
     def from_configmap(cls, data: Mapping[str, str]) -> SignIn:
@@ -111,7 +115,7 @@ class SignIn:
         if not url.startswith("https://"):
             raise InputError(where, f"url must be the https address of the sign-in, got {url!r}")
         needed = {
-            SignInRouter.TRAEFIK: ("forward-auth", "service"),
+            SignInRouter.TRAEFIK: ("forward-auth", "service", "cookie-filter"),
             SignInRouter.ISTIO: ("istio-provider", "enforces"),
             SignInRouter.ENVOY_GATEWAY: ("envoy-backend", "enforces"),
         }[router]
@@ -121,9 +125,12 @@ class SignIn:
         return cls(
             url=url.rstrip("/"), router=router, forward_auth=data.get("forward-auth"),
             service=data.get("service"), service_port=int(data.get("service-port", "4180")),
+            service_namespace=data.get("service-namespace") or None,
             istio_provider=data.get("istio-provider"), envoy_backend=data.get("envoy-backend"),
             enforces=data.get("enforces"),
             collaborators_check=(data.get("collaborators-check") or "").rstrip("/") or None,
+            cookie_filter=(data.get("cookie-filter") or "").rstrip("/") or None,
+            cookie_name=data.get("cookie-name") or SIGN_IN_COOKIE,
         )  # fmt: skip
 
 

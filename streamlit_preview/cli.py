@@ -148,7 +148,10 @@ def build_parser() -> argparse.ArgumentParser:
     gc_help = "Delete the Kubernetes environments whose ttl has passed."
     gc = commands.add_parser("gc", help=gc_help, description=gc_help)
     gc.add_argument("--backend", choices=("kubernetes",), default="kubernetes")
-    gc.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
+    gc.add_argument(
+        "--namespace",
+        help="Kubernetes namespace, or several separated by commas (default: previews)",
+    )
     gc.add_argument(
         "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
     )
@@ -167,7 +170,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--secret-file", required=True, help="file holding the webhook secret set on GitHub"
     )
     hook.add_argument("--backend", choices=("local", "kubernetes"), help=BACKEND_HELP)
-    hook.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
+    hook.add_argument(
+        "--namespace",
+        help="Kubernetes namespace, or several separated by commas (default: previews)",
+    )
     hook.add_argument(
         "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
     )
@@ -277,6 +283,14 @@ def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> 
             kubeconfig = parse_kubeconfig(
                 "--kubeconfig", _read_file("--kubeconfig", args.kubeconfig)
             )
+        namespaces = [n.strip() for n in namespace.split(",") if n.strip()]
+        if len(namespaces) > 1 and settings is None:  # the receiver or the cleanup, chart-wide
+            from .backends.namespaces import AcrossNamespaces
+
+            return AcrossNamespaces({
+                each: KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=each)
+                for each in namespaces
+            })  # fmt: skip
         return KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace)
     from .backends.local import LocalBackend
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 import yaml
 
-from . import routers
+from . import __version__, routers
 from . import validation as check
 from .access import Access, parse_access
 from .errors import InputError
@@ -23,11 +23,12 @@ from .naming import environment_name
 
 MODES = ("open", "sync", "close", "auto")
 PYTHONS = ("3.11", "3.12", "3.13")
-# The published image, one tag per supported CPython; releases pin these to digests.
+# The published image of this version, one tag per supported CPython; releases add digests.
+IMAGE_REPOSITORY = "ghcr.io/streamlit-preview/streamlit-preview"
 DEFAULT_IMAGES = {
-    "3.11": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.11",
-    "3.12": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.12",
-    "3.13": "ghcr.io/streamlit-preview/streamlit-preview:v1-python3.13",
+    "3.11": f"{IMAGE_REPOSITORY}:{__version__}-python3.11",
+    "3.12": f"{IMAGE_REPOSITORY}:{__version__}-python3.12",
+    "3.13": f"{IMAGE_REPOSITORY}:{__version__}-python3.13",
 }
 ROUTERS = routers.NAMES
 

@@ -29,6 +29,7 @@ from starlette.responses import JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .bodies import read_limited
+from .cookies import SIGN_IN_COOKIE, STRIP_COOKIES_PATH, without_sign_in
 from .environment import Backend, Environment
 from .errors import PreviewError, ServiceError
 from .github import AppInstallationTokens, GitHub
@@ -387,9 +388,17 @@ def create_app(receiver: Receiver) -> Starlette:
             "ok" if allowed else "not a collaborator", status_code=200 if allowed else 403
         )
 
+    async def strip_cookies(request: Request) -> Response:
+        """Traefik's last ForwardAuth of a protected preview: the `Cookie` header the app gets,
+        without the sign-in's session (see cookies.py). No `Cookie` in the answer means none."""
+        names = request.query_params.getlist("name") or [SIGN_IN_COOKIE]
+        kept = without_sign_in(request.headers.get("cookie", ""), names)
+        return PlainTextResponse("ok", headers={"Cookie": kept} if kept else None)
+
     return Starlette(routes=[
         Route("/", deliver, methods=["POST"]), Route("/healthz", healthz),
         Route("/access/collaborators/{owner}/{repo}", collaborators, methods=["GET"]),
+        Route(STRIP_COOKIES_PATH, strip_cookies, methods=["GET"]),
     ])  # fmt: skip
 
 

@@ -22,6 +22,7 @@ import yaml
 from . import routers
 from .access import SIGN_IN_CONFIGMAP, Access, AccessKind, SignIn, SignInRouter
 from .config import Settings
+from .cookies import SIGN_IN_COOKIE, STRIP_COOKIES_PATH
 from .errors import InputError
 from .naming import labels_for
 from .reloader import contract
@@ -264,6 +265,9 @@ def _access_template(
             "collaborators_address": f"{sign_in.collaborators_check}/access/collaborators/{access.repository}"
             if collaborators else None,
             "sign_in_service": sign_in.service, "sign_in_port": sign_in.service_port,
+            "sign_in_service_namespace": sign_in.service_namespace,
+            "strip_cookies_address": f"{sign_in.cookie_filter}{STRIP_COOKIES_PATH}"
+            + ("" if sign_in.cookie_name == SIGN_IN_COOKIE else f"?name={sign_in.cookie_name}"),
             "refused_page": REFUSED_PAGE, "traefik_middleware": f"{settings.environment}-access",
         }  # fmt: skip
         context["ingress_annotations"] = context["ingress_annotations"] | {

@@ -13,7 +13,7 @@ from tests.fixtures.schemas import validate_object
 
 TRAEFIK = SignIn.from_configmap({
     "url": "https://auth.previews.test", "router": "traefik",
-    "forward-auth": "http://10.88.0.1:4180/", "service": "preview-sign-in",
+    "forward-auth": "http://10.88.0.1:4180/", "service": "preview-sign-in", "cookie-filter": "http://10.88.0.1:9000",
 })  # fmt: skip
 ISTIO = SignIn.from_configmap({
     "url": "https://auth.previews.test", "router": "istio",
@@ -124,6 +124,7 @@ def test_collaborators_chain_the_receivers_check_after_the_sign_in():
     sign_in = SignIn.from_configmap({
         "url": "https://auth.previews.test", "router": "traefik", "forward-auth": "http://10.88.0.1:4180/",
         "service": "preview-sign-in", "collaborators-check": "http://hook.previews.svc/",
+        "cookie-filter": "http://hook.previews.svc/",
     })  # fmt: skip
     _, objects = _render("ingress", "collaborators", sign_in)
     for obj in objects:
@@ -139,7 +140,28 @@ def test_collaborators_chain_the_receivers_check_after_the_sign_in():
         "acme-shop-pr-7-refused",
         "acme-shop-pr-7-sign-in",
         "acme-shop-pr-7-collaborators",
+        "acme-shop-pr-7-cookies",
     ]
+
+
+def test_the_chain_ends_by_taking_the_sign_in_cookies_away_from_the_app():
+    _, objects = _render("ingress", "org", TRAEFIK)
+    middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
+    chain = [m["name"] for m in middlewares["acme-shop-pr-7-access"]["chain"]["middlewares"]]
+    assert chain[-1] == "acme-shop-pr-7-cookies"
+    strip = middlewares["acme-shop-pr-7-cookies"]["forwardAuth"]
+    assert strip == {"address": "http://10.88.0.1:9000/access/strip-cookies",
+                     "authResponseHeaders": ["Cookie"]}  # fmt: skip
+    for spec in middlewares.values():  # Traefik alone says which host and path a request is for
+        assert "trustForwardHeader" not in spec.get("forwardAuth", {})
+
+
+def test_a_traefik_sign_in_without_the_cookie_filter_is_refused():
+    with pytest.raises(InputError, match="needs cookie-filter for router traefik"):
+        SignIn.from_configmap({
+            "url": "https://auth.previews.test", "router": "traefik",
+            "forward-auth": "http://10.88.0.1:4180/", "service": "preview-sign-in",
+        })  # fmt: skip
 
 
 def test_ingress_uses_the_default_class_unless_one_is_named():

@@ -71,6 +71,7 @@ LAYERS = (
             "access",
             "routers",
             "statusdoc",
+            "cookies",
         },
     ),
 )

@@ -11,7 +11,7 @@ from streamlit_preview.config import build_settings, make_target
 
 TRAEFIK = SignIn.from_configmap({
     "url": "https://auth.previews.test", "router": "traefik",
-    "forward-auth": "http://10.88.0.1:4180/", "service": "preview-sign-in",
+    "forward-auth": "http://10.88.0.1:4180/", "service": "preview-sign-in", "cookie-filter": "http://10.88.0.1:9000",
 })  # fmt: skip
 
 

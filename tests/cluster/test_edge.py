@@ -10,6 +10,7 @@ Envoy cannot be built here.
 from __future__ import annotations
 
 import base64
+import json
 import time
 from urllib.parse import urlsplit
 
@@ -181,3 +182,51 @@ def test_the_cluster_reports_real_versions_and_applies_the_examples_limits(kube)
             f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies/previews-isolation"
         )
         assert policy.status_code == 200
+
+
+SHOW_REQUEST = """import json
+import streamlit as st
+st.title("What the app sees")
+seen = {"cookies": dict(st.context.cookies), "headers": dict(st.context.headers)}
+st.code(json.dumps(seen), language=None)
+"""
+# What a client sets by itself, or what only makes sense on the connection it came on.
+_NOT_REPLAYED = {"host", "content-length", "connection", "upgrade", "cookie", "accept-encoding"}
+
+
+def test_what_an_app_sees_of_its_visitor_signs_no_one_in_elsewhere(
+    remote, previews, reviewer_browser, edge
+):
+    """An app shows every cookie and header of its request. A member visits it signed in;
+    everything the app saw, replayed against another protected preview, is sent to sign in.
+    The sign-in's cookie is in the browser (so the test can fail), never in what the app saw;
+    the app's own cookie and Streamlit's reach it."""
+    remote.commit({"streamlit_app.py": SHOW_REQUEST})
+    _, open_preview = previews
+    _, shown = open_preview(25, router="ingress")  # org:acme
+    _, other = open_preview(26, router="gateway-api", access="team:acme/reviewers")
+    member = reviewer_browser.new_context()
+    host = urlsplit(shown.url).hostname
+    member.add_cookies([{"name": "app_cookie", "value": "kept", "domain": host, "path": "/",
+                         "secure": True}])  # fmt: skip
+    page = member.new_page()
+    _sign_in_as(page, "member", shown.url)
+    page.get_by_text("What the app sees").wait_for(timeout=30_000)
+    seen = json.loads(page.locator("code").first.inner_text())
+    held = {c["name"] for c in member.cookies()}
+    member.close()
+
+    assert any(name.startswith("_oauth2_proxy") for name in held)  # the browser holds a session
+    assert not [name for name in seen["cookies"] if name.startswith("_oauth2_proxy")]
+    assert "_oauth2_proxy" not in json.dumps(seen["headers"])
+    assert seen["cookies"].get("app_cookie") == "kept"
+    assert "_streamlit_xsrf" in seen["cookies"]  # uploads keep working
+
+    replayed = {k: v for k, v in seen["headers"].items() if k.lower() not in _NOT_REPLAYED}
+    replayed["Cookie"] = "; ".join(f"{k}={v}" for k, v in seen["cookies"].items())
+    with router_client(edge) as client:
+        for url in (other.url, shown.url):
+            answer = client.get(url, headers=replayed)
+            assert answer.status_code == 302, (url, answer.status_code)
+            assert answer.headers["location"].startswith(edge["GITHUB_OAUTH_URL"])
+            assert "What the app sees" not in answer.text
