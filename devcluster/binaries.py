@@ -24,6 +24,7 @@ KUBERNETES_VERSION = "v1.36.3"
 ETCD_VERSION = "v3.6.16"
 TRAEFIK_VERSION = "v3.6.12"
 OAUTH2_PROXY_VERSION = "v7.15.6"
+HELM_VERSION = "v4.3.2"
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
@@ -73,6 +74,11 @@ PROGRAMS = {
         "oauth2-proxy", "oauth2-proxy", "github.com/oauth2-proxy/oauth2-proxy/v7",
         (f"-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION={OAUTH2_PROXY_VERSION}",),
         f"oauth2-proxy-{OAUTH2_PROXY_VERSION}",
+    ),
+    "helm": Program(
+        "helm", "helm", "helm.sh/helm/v4/cmd/helm",
+        (f"-X helm.sh/helm/v4/internal/version.version={HELM_VERSION}",),
+        f"helm-{HELM_VERSION}",
     ),
 }  # fmt: skip
 

@@ -10,7 +10,10 @@ API token never shows in a process list.
 from __future__ import annotations
 
 import base64
+import json
 import os
+import shutil
+import subprocess
 from pathlib import Path
 
 import httpx
@@ -26,21 +29,48 @@ GATEWAY_CLASS = "traefik"
 
 
 def _module_dir(module: str) -> Path:
-    cache = Path(os.environ.get("GOMODCACHE") or Path.home() / "go" / "pkg" / "mod")
-    folder = cache / module
-    if not folder.is_dir():
-        raise RuntimeError(
-            f"{module} is not in the Go module cache ({cache}): run scripts/cluster build"
-        )
+    """Where Go keeps `module` (`go mod download`: fetched when the cache lacks it, found
+    wherever `go env GOMODCACHE` says, another GOPATH included)."""
+    answer = subprocess.run(["go", "mod", "download", "-json", module], capture_output=True,
+                            text=True, env=os.environ | {"GOFLAGS": "-mod=mod"}, cwd="/")  # fmt: skip
+    try:
+        folder = Path(json.loads(answer.stdout)["Dir"])
+    except (ValueError, KeyError):
+        raise RuntimeError(f"go mod download {module} failed: {answer.stderr.strip()}") from None
     return folder
 
 
-def crds() -> list[dict]:
-    """Traefik's own CRDs and the Gateway API standard channel it supports, from the module cache."""
+def crds_folder() -> Path:
+    """The CRDs `up` applies, kept beside the cached Traefik binary (not in Go's module cache,
+    which `go clean -modcache` empties)."""
+    return binaries.path_of("traefik").parent.parent / "crds"
+
+
+def save_crds() -> Path:
+    """Copy Traefik's CRDs and the Gateway API standard channel it supports next to the
+    binaries, once (`scripts/cluster build`)."""
+    folder = crds_folder()
+    if folder.is_dir() and any(folder.glob("*.yaml")):
+        return folder
     traefik = _module_dir(f"github.com/traefik/traefik/v3@{binaries.TRAEFIK_VERSION}")
     gateway = _module_dir(f"sigs.k8s.io/gateway-api@{GATEWAY_API_VERSION}")
     files = [traefik / "docs/content/reference/dynamic-configuration/kubernetes-crd-definition-v1.yml",
              *sorted((gateway / "config/crd/standard").glob("*.yaml"))]  # fmt: skip
+    partial = folder.with_name("crds.partial")
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
+    for index, source in enumerate(files):
+        shutil.copyfile(source, partial / f"{index:02d}-{source.stem}.yaml")
+    partial.rename(folder)
+    return folder
+
+
+def crds() -> list[dict]:
+    """Traefik's own CRDs and the Gateway API standard channel, as `save_crds` kept them."""
+    folder = crds_folder()
+    files = sorted(folder.glob("*.yaml")) if folder.is_dir() else []
+    if not files:
+        raise RuntimeError(f"no CRDs in {folder}: run scripts/cluster build")
     return [d for f in files for d in yaml.safe_load_all(f.read_text()) if d]
 
 
@@ -93,7 +123,8 @@ def start(plane: ControlPlane, certificates: Certificates, *, address: str, deta
             "providersThrottleDuration": "200ms",
             "kubernetesIngress": kubernetes,
             "kubernetesGateway": kubernetes,
-            "kubernetesCRD": kubernetes,
+            # A preview's Middleware names the sign-in's Service in preview-system.
+            "kubernetesCRD": kubernetes | {"allowCrossNamespace": True},
             "file": {"filename": str(folder / "dynamic.yaml")},
         },
         "log": {"level": "INFO", "noColor": True},

@@ -1,11 +1,11 @@
 """The development cluster's shared sign-in: oauth2-proxy with its GitHub provider, pointed at a
 GitHub stand-in (devcluster/github_oauth.py), both host processes.
 
-What it declares in the cluster is what examples/cluster/auth/ declares on a real one: the
-ConfigMap `streamlit-preview-sign-in` (how previews reach the sign-in), the Service
-`preview-sign-in` in the previews namespace (here an EndpointSlice to the host process), and
-the route of `auth.<domain>`, where GitHub sends people back after they sign in. Secrets (the
-client secret, the cookie secret) are in a config file of mode 600, never in arguments.
+What the cluster declares about them comes from the chart (devcluster/chart.py): the ConfigMap
+`streamlit-preview-sign-in` in each preview namespace, the Service `preview-sign-in` in
+preview-system (here an EndpointSlice to the host process), and the route of `auth.<domain>`.
+Secrets (the client secret, the cookie secret) are in a config file of mode 600, never in
+arguments.
 """
 
 from __future__ import annotations
@@ -87,9 +87,12 @@ def _toml(value: object) -> str:
     return '"' + str(value).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def start_access_check(plane: ControlPlane, *, address: str, github: str, detach: bool) -> str:
+def start_access_check(
+    plane: ControlPlane, *, address: str, port: int, github: str, namespaces: str, detach: bool
+) -> str:
     """The webhook receiver as a host process, for `access: collaborators` (its
-    `/access/collaborators/...`), asking the GitHub stand-in with a service token."""
+    `/access/collaborators/...`, asking the GitHub stand-in with a service token) and for the
+    sign-in's cookies (its `/access/strip-cookies`), over every preview namespace."""
     from devcluster.github_oauth import SERVICE_TOKEN_FILE_CONTENT
 
     folder = plane.state / "access-check"
@@ -98,10 +101,9 @@ def start_access_check(plane: ControlPlane, *, address: str, github: str, detach
     (folder / "git-token").write_text(SERVICE_TOKEN_FILE_CONTENT)
     for secret in folder.iterdir():
         secret.chmod(0o600)
-    port = free_port(address)
     spawn("access-check", [sys.executable, "-m", "streamlit_preview", "hook", "--listen", f"{address}:{port}",
                            "--secret-file", str(folder / "webhook-secret"), "--backend", "kubernetes",
-                           "--kubeconfig", str(plane.kubeconfig_path), "--namespace", "previews",
+                           "--kubeconfig", str(plane.kubeconfig_path), "--namespace", namespaces,
                            "--git-token-file", str(folder / "git-token"), "--github-api-url", github],
           plane.state, detach=detach, cwd=ROOT)  # fmt: skip
     url = f"http://{address}:{port}"
@@ -112,28 +114,3 @@ def start_access_check(plane: ControlPlane, *, address: str, github: str, detach
         plane.state,
     )
     return url
-
-
-def objects(*, address: str, domain: str, namespace: str, collaborators_check: str) -> list[dict]:
-    """What the cluster declares: the ConfigMap, the Service and its endpoint, the auth route."""
-    labels = {"app.kubernetes.io/name": "oauth2-proxy"}
-    return [
-        {"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": CONFIGMAP, "namespace": namespace},
-         "data": {"url": f"https://auth.{domain}", "router": "traefik",
-                  "forward-auth": f"http://{address}:{PORT}/", "service": SERVICE,
-                  "service-port": str(PORT), "collaborators-check": collaborators_check,
-                  "cookie-filter": collaborators_check}},
-        {"apiVersion": "v1", "kind": "Service", "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
-         "spec": {"ports": [{"name": "http", "port": PORT, "targetPort": PORT, "protocol": "TCP"}]}},
-        {"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-         "metadata": {"name": f"{SERVICE}-host", "namespace": namespace,
-                      "labels": {"kubernetes.io/service-name": SERVICE}},
-         "addressType": "IPv4", "ports": [{"name": "http", "port": PORT, "protocol": "TCP"}],
-         "endpoints": [{"addresses": [address], "conditions": {"ready": True}}]},
-        {"apiVersion": "networking.k8s.io/v1", "kind": "Ingress",
-         "metadata": {"name": SERVICE, "namespace": namespace, "labels": labels},
-         "spec": {"tls": [{"hosts": [f"auth.{domain}"]}],
-                  "rules": [{"host": f"auth.{domain}", "http": {"paths": [
-                      {"path": "/", "pathType": "Prefix",
-                       "backend": {"service": {"name": SERVICE, "port": {"number": PORT}}}}]}}]}},
-    ]  # fmt: skip

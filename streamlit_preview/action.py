@@ -14,7 +14,13 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import lifecycle
-from .config import DEFAULTS, Settings, build_settings, make_target, parse_kubeconfig
+from .config import (
+    DEFAULTS,
+    Settings,
+    build_settings,
+    make_target,
+    parse_kubeconfig,
+)
 from .decide import AskApproval, Close, EventTarget, Open, Skip, Sync, decide, target_from_event
 from .environment import Backend, Environment, Status
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
@@ -26,7 +32,12 @@ INPUT_NAMES = [*DEFAULTS, "token"]
 
 
 def settings_for(
-    target: EventTarget, decision: Open | Sync | Close, inputs: dict[str, str], token: str
+    target: EventTarget,
+    decision: Open | Sync | Close,
+    inputs: dict[str, str],
+    token: str,
+    *,
+    needs_route: bool = True,
 ) -> Settings:
     """The settings of the decided mode. Forks never get `secret-env`, `secrets-toml` or a
     git token; a private repository's branch gets the job's token to clone with."""
@@ -37,10 +48,12 @@ def settings_for(
     mode = {Open: "open", Sync: "sync", Close: "close"}[type(decision)]
     if target.fork:
         safe = inputs | {"secret-env": "", "secrets-toml": "", "mode": mode}
-        settings = build_settings(safe, checked)
+        settings = build_settings(safe, checked, needs_route=needs_route)
         return replace(settings, pin=decision.pin) if isinstance(decision, Open) else settings
     git_token = token if target.private else None
-    return build_settings(inputs | {"mode": mode}, checked, git_token=git_token)
+    return build_settings(
+        inputs | {"mode": mode}, checked, git_token=git_token, needs_route=needs_route
+    )
 
 
 def _mask_kubeconfig(runner: Runner, text: str) -> None:
@@ -85,9 +98,14 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     client = GitHub(token=token, repository=target.repository, api_url=api_url)
     if isinstance(decision, AskApproval):
         # The fork's safe settings, as an open of it would have them: its comment's name.
-        _ask_for_approval(runner, settings_for(target, Open(), inputs, token), decision, client)
+        safe = settings_for(target, Open(), inputs, token, needs_route=False)
+        _ask_for_approval(runner, safe, decision, client)
         return 0
-    settings = settings_for(target, decision, inputs, token)
+    from .backends.kubernetes import cluster_credential, with_defaults_of
+
+    kubeconfig = cluster_credential(inputs, runner.environ, mask=runner.mask)
+    inputs = with_defaults_of(inputs, kubeconfig)
+    settings = replace(settings_for(target, decision, inputs, token), kubeconfig=kubeconfig)
     if isinstance(decision, Open) and decision.approved_by is not None:
         _check_approver(settings, decision.approved_by, client)
     backend = connect(settings)

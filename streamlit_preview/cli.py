@@ -63,6 +63,10 @@ _INPUT_HELP = {
     "wait-timeout": "how long to wait for the environment to serve (e.g. 5m)",
     "webhook-url": "send sync to this public /sync URL instead of the API server's proxy",
     "kubeconfig": "path of a kubeconfig (default: in-cluster, then KUBECONFIG)",
+    "cluster-url": "the API server's https URL: sign in with the job's GitHub OIDC token "
+    "(ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) instead of a kubeconfig",
+    "cluster-ca": "path of the API server's CA certificate (PEM), with --cluster-url",
+    "oidc-audience": "audience of the OIDC token, as the API server expects it",
 }
 BACKEND_HELP = (
     "where environments run (default: kubernetes when --namespace or --kubeconfig is given, "
@@ -212,8 +216,8 @@ def _inputs_from(args: argparse.Namespace) -> dict[str, str]:
             value = _read_file("--secret-env", value)
         elif name == "secrets-toml" and value:
             value = _read_file("--secrets-toml-file", value)
-        elif name == "kubeconfig" and value:
-            value = _read_file("--kubeconfig", value)
+        elif name in ("kubeconfig", "cluster-ca") and value:
+            value = _read_file(f"--{name}", value)
         if value:
             inputs[name] = value
     return inputs
@@ -244,12 +248,13 @@ def resolve_backend(args: argparse.Namespace) -> None:
     error, never silently ignored (a close that says "was not there" would be a lie)."""
     if not hasattr(args, "backend"):
         return
-    given = [f for f in ("namespace", "kubeconfig") if getattr(args, f, None)]
+    given = [f for f in ("namespace", "kubeconfig", "cluster_url") if getattr(args, f, None)]
     if args.backend is None:
         args.backend = "kubernetes" if given else "local"
     elif args.backend == "local" and given:
         raise InputError(
-            f"--{given[0]}", "is for the kubernetes backend; drop it or --backend local"
+            f"--{given[0].replace('_', '-')}",
+            "is for the kubernetes backend; drop it or --backend local",
         )
 
 
@@ -265,10 +270,18 @@ def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     # close deletes by label and needs no route.
     # sync of an existing preview reads its host from the preview itself.
     needs_route = (args.backend == "kubernetes" and mode == "open") or args.command == "render"
-    return build_settings(
-        _inputs_from(args) | {"mode": mode}, target, label=_flag,
+    inputs = _inputs_from(args) | {"mode": mode}
+    kubeconfig = None
+    if args.backend == "kubernetes":  # the cluster's credential, and its defaults
+        from .backends.kubernetes import cluster_credential, with_defaults_of
+
+        kubeconfig = cluster_credential(inputs, os.environ, mask=lambda _: None)
+        inputs = with_defaults_of(inputs, kubeconfig)
+    settings = build_settings(
+        inputs, target, label=_flag,
         needs_route=needs_route, git_token=os.environ.get("GITHUB_TOKEN") or None,
     )  # fmt: skip
+    return replace(settings, kubeconfig=kubeconfig)
 
 
 def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> Backend:
@@ -358,11 +371,13 @@ def run(argv: Sequence[str]) -> int:
     if args.command == "gc":
         from .backends.kubernetes import KubernetesBackend
 
-        backend = make_backend(args)
-        if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at
-            raise InputError("--backend", "gc works on the kubernetes backend only")
         now = datetime.now(UTC)
-        expired = backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
+        expired = []
+        for namespace in (args.namespace or DEFAULTS["namespace"]).split(","):
+            backend = make_backend(argparse.Namespace(**vars(args) | {"namespace": namespace}))
+            if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at
+                raise InputError("--backend", "gc works on the kubernetes backend only")
+            expired += backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
         if not expired:
             _say("nothing has expired")
         elif not args.dry_run:

@@ -50,7 +50,7 @@ DEFAULTS: dict[str, str] = {
     "approve-label": "preview",
     "data-storage-class": "",
     "setup-watch": "",
-    "router": "istio",
+    "router": "gateway-api",
     "gateway": "preview-gateway",
     "ingress-class": "",
     "access": "",
@@ -71,7 +71,27 @@ DEFAULTS: dict[str, str] = {
     "deployment": "true",
     "webhook-url": "",
     "kubeconfig": "",
+    "cluster-url": "",
+    "cluster-ca": "",
+    "oidc-audience": "streamlit-preview",
 }
+# Inputs that, when a workflow or a command leaves them empty, come from the cluster (the
+# chart's ConfigMap in the preview namespace), then from DEFAULTS.
+CLUSTER_DEFAULTED = ("domain", "router", "gateway")
+DEFAULTS_CONFIGMAP = "streamlit-preview-defaults"
+
+
+def with_cluster_defaults(inputs: Mapping[str, str], found: Mapping[str, str]) -> dict[str, str]:
+    """`inputs`, with the cluster's defaults where they leave a `CLUSTER_DEFAULTED` one empty."""
+    merged = dict(inputs)
+    for name in CLUSTER_DEFAULTED:
+        if not merged.get(name, "").strip() and found.get(name):
+            merged[name] = found[name]
+    return merged
+
+
+def needs_cluster_defaults(inputs: Mapping[str, str]) -> bool:
+    return any(not inputs.get(name, "").strip() for name in CLUSTER_DEFAULTED)
 
 
 @dataclass(frozen=True)
@@ -130,6 +150,9 @@ class Settings:
     pin: str | None = None  # a fork preview: exactly this commit, never the branch head
     kubeconfig: dict | None = field(default=None, repr=False)
     git_token: str | None = field(default=None, repr=False)
+    cluster_url: str | None = None  # with no kubeconfig: sign in with the workflow's OIDC token
+    cluster_ca: str | None = None  # PEM
+    oidc_audience: str = "streamlit-preview"
 
     @property
     def host(self) -> str | None:
@@ -239,6 +262,13 @@ def build_settings(
         if value["kubeconfig"]
         else None,
         git_token=git_token,
+        cluster_url=check.api_server_url(label("cluster-url"), value["cluster-url"])
+        if value["cluster-url"]
+        else None,
+        cluster_ca=check.ca_pem(label("cluster-ca"), value["cluster-ca"])
+        if value["cluster-ca"]
+        else None,
+        oidc_audience=check.audience(label("oidc-audience"), value["oidc-audience"]),
     )
 
 

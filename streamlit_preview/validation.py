@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import re
 import tomllib
 from urllib.parse import urlsplit
@@ -208,6 +210,40 @@ def https_url(name: str, value: str) -> str:
     if parts.scheme != "https" or not parts.netloc:
         raise InputError(name, f"expected an https URL (it carries the git token), got {value!r}")
     return value.strip()
+
+
+def api_server_url(name: str, value: str) -> str:
+    """The Kubernetes API server's https URL (what the workflow's token is sent to)."""
+    parts = urlsplit(value.strip())
+    if parts.scheme != "https" or not parts.netloc or parts.query or parts.fragment:
+        raise InputError(
+            name,
+            f"expected the API server's https URL, e.g. https://203.0.113.10:6443, got {value!r}",
+        )
+    return value.strip().rstrip("/")
+
+
+def ca_pem(name: str, text: str) -> str:
+    """A CA bundle as PEM text, given as PEM or as base64 of PEM."""
+    stripped = text.strip()
+    if "-----BEGIN CERTIFICATE-----" not in stripped:
+        try:
+            stripped = base64.b64decode(stripped, validate=True).decode().strip()
+        except (binascii.Error, UnicodeDecodeError, ValueError):
+            stripped = ""
+    if "-----BEGIN CERTIFICATE-----" not in stripped:
+        raise InputError(name, "expected the API server's CA certificate (PEM, or its base64)")
+    return stripped + "\n"
+
+
+def audience(name: str, value: str) -> str:
+    """An OIDC audience: one printable word, as the API server's configuration names it."""
+    text = value.strip()
+    if not text or len(text) > 256 or any(ch.isspace() or not ch.isprintable() for ch in text):
+        raise InputError(
+            name, f"expected one audience word such as streamlit-preview, got {value!r}"
+        )
+    return text
 
 
 def domain(name: str, value: str) -> str:

@@ -51,7 +51,7 @@ def test_pure_core_does_no_io():
 LAYERS = (
     ("fronts", {"cli", "action", "hook", "demo", "__main__"}),
     ("lifecycle", {"lifecycle", "reporting"}),
-    ("backends", {"backends", "render", "github", "runner"}),
+    ("backends", {"backends", "render", "github", "runner", "oidc"}),
     (
         "core",
         {

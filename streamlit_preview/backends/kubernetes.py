@@ -16,6 +16,7 @@ import logging
 import os
 import secrets
 import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
@@ -29,9 +30,18 @@ import urllib3
 from kubernetes.client.exceptions import ApiException
 from kubernetes.config.config_exception import ConfigException
 
-from .. import routers
+from .. import oidc, routers
+from .. import validation as check
 from ..access import SIGN_IN_CONFIGMAP, Access, SignIn, describe_access, resolve_access
-from ..config import Settings
+from ..config import (
+    CLUSTER_DEFAULTED,
+    DEFAULTS,
+    DEFAULTS_CONFIGMAP,
+    Settings,
+    needs_cluster_defaults,
+    parse_kubeconfig,
+    with_cluster_defaults,
+)
 from ..environment import Environment, Progress, Status, parse_time
 from ..errors import (
     InputError,
@@ -409,6 +419,18 @@ class KubernetesBackend:
             if kind.prunable:
                 self._delete_labelled(kind.api, kind.kind, kind.plural, name, progress, keep=keep)
 
+    def cluster_defaults(self) -> dict[str, str]:
+        """What the cluster says previews in this namespace use when a workflow or a command
+        does not (`domain`, `router`, `gateway`): the chart's ConfigMap, or nothing."""
+        status, data = self._call(
+            "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{DEFAULTS_CONFIGMAP}",
+            allow=(403, 404),
+        )  # fmt: skip
+        if status != 200:
+            return {}
+        found = (data or {}).get("data") or {}
+        return {key: str(found[key]) for key in CLUSTER_DEFAULTED if found.get(key)}
+
     def _sign_in(self) -> SignIn | None:
         """The cluster's shared sign-in, from its ConfigMap; None where none is declared."""
         status, data = self._call(
@@ -764,3 +786,39 @@ def _parse_time(text: str | None) -> datetime | None:
         return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC)
     except ValueError:
         return None
+
+
+# -- the fronts' cluster credential and defaults ------------------------------------------
+
+
+def cluster_credential(
+    inputs: Mapping[str, str], environ: Mapping[str, str], *, mask: Callable[[str], None]
+) -> dict | None:
+    """The cluster credential: the `kubeconfig` input, else (with `cluster-url`) a kubeconfig
+    around the workflow's OIDC token, else None (in-cluster config, then $KUBECONFIG)."""
+    if inputs.get("kubeconfig", "").strip():
+        return parse_kubeconfig("kubeconfig", inputs["kubeconfig"])
+    if not inputs.get("cluster-url", "").strip():
+        return None
+    server = check.api_server_url("cluster-url", inputs["cluster-url"])
+    ca = check.ca_pem("cluster-ca", inputs["cluster-ca"]) if inputs.get("cluster-ca") else None
+    audience = check.audience(
+        "oidc-audience", inputs.get("oidc-audience") or DEFAULTS["oidc-audience"]
+    )
+    token = oidc.request_token(environ, audience)
+    mask(token)
+    namespace = inputs.get("namespace") or DEFAULTS["namespace"]
+    return oidc.kubeconfig(server=server, ca_pem=ca, token=token, namespace=namespace)
+
+
+def with_defaults_of(inputs: dict[str, str], kubeconfig: dict | None) -> dict[str, str]:
+    """`inputs` with the cluster's defaults (domain, router, gateway) where they are empty."""
+    if not needs_cluster_defaults(inputs):
+        return inputs
+    namespace = inputs.get("namespace") or DEFAULTS["namespace"]
+    try:
+        backend = KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace)
+        found = backend.cluster_defaults()
+    except InputError:  # no cluster credential at all: the settings say what is missing
+        return inputs
+    return with_cluster_defaults(inputs, found)

@@ -79,6 +79,6 @@ def test_a_failed_first_open_leaves_nothing_half_made(cluster, remote):
     api, url = cluster
     api.missing_kinds = {"virtualservices"}  # Istio is not installed: the route cannot apply
     with pytest.raises(ServiceError) as caught:
-        lifecycle.open_environment(backend(url), settings(remote), quiet)
+        lifecycle.open_environment(backend(url), settings(remote, router="istio"), quiet)
     assert "virtualservices" in str(caught.value) and "404" in str(caught.value)
     assert api.store == {} and api.pods == {}

@@ -42,7 +42,7 @@ def test_render_json_prints_json():
     )
     assert result.returncode == 0, result.stderr
     kinds = [d["kind"] for d in json.loads(result.stdout)]
-    assert kinds == ["Secret", "Service", "Deployment", "VirtualService"]
+    assert kinds == ["Secret", "Service", "Deployment", "HTTPRoute"]  # router: gateway-api
 
 
 def test_kubeconfig_content_given_as_a_path_is_never_echoed():

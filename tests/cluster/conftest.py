@@ -22,7 +22,14 @@ from devcluster.controlplane import ControlPlane
 
 # Read before the autouse fixture clears KUBECONFIG and PREVIEW_* for each test.
 _EXTERNAL = {k: os.environ.get(k) for k in ("KUBECONFIG", "NODE_IP", "PREVIEW_IMAGE")}
-_EDGE_KEYS = ("PREVIEW_DOMAIN", "ROUTER_IP", "PREVIEW_CA", "GITHUB_OAUTH_URL")
+_EDGE_KEYS = (
+    "PREVIEW_DOMAIN",
+    "ROUTER_IP",
+    "PREVIEW_CA",
+    "GITHUB_OAUTH_URL",
+    "GITHUB_OIDC_URL",
+    "PREVIEW_NAMESPACES",
+)
 _EXTERNAL_EDGE = {k: os.environ.get(k) or "" for k in _EDGE_KEYS}
 NAMESPACE = "previews"
 

@@ -57,3 +57,17 @@ preview-sign-in.{{ .Release.Namespace }}.svc.cluster.local:4180
 http://streamlit-preview-hook.{{ .Release.Namespace }}.svc.cluster.local
 {{- end -}}
 {{- end }}
+
+{{- define "sp.outside" -}}
+{{- /* HTTPS outside the cluster: each allowed range with the ranges that are never allowed. */ -}}
+{{- range $cidr := .egressHttpsTo }}
+- ipBlock:
+    cidr: {{ $cidr }}
+    {{- $v6 := contains ":" $cidr }}
+    {{- $except := list }}
+    {{- range $.egressExcept }}{{ if eq (contains ":" .) $v6 }}{{ $except = append $except . }}{{ end }}{{ end }}
+    {{- if $except }}
+    except: {{- toYaml $except | nindent 6 }}
+    {{- end }}
+{{- end }}
+{{- end }}

@@ -1,0 +1,69 @@
+"""The development cluster's platform side, installed as operators install it: `helm install` of
+charts/streamlit-preview, with the development cluster's values.
+
+What differs from a production install is only in the values: the sign-in (oauth2-proxy) and
+the receiver run as host processes here (no registry serves their images to the node agent),
+so the chart points at them (`signIn.external`, `receiver.external`) instead of deploying them;
+the rest (namespaces per repository, identities, the admission policy, quotas, limits, network
+policies, the cleanup job, the sign-in's Service and route) is the chart's own.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import yaml
+
+from devcluster import binaries
+from devcluster.controlplane import ControlPlane
+
+ROOT = Path(__file__).resolve().parents[1]
+CHART = ROOT / "charts" / "streamlit-preview"
+RELEASE = "streamlit-preview"
+PLATFORM_NAMESPACE = "preview-system"
+SHARED_NAMESPACE = "previews"  # the kubeconfig choice, which most tests use
+REPOSITORIES = {"acme/app": "preview-acme-app", "acme/other": "preview-acme-other"}
+
+
+def values(*, domain: str, sign_in: str, receiver: str) -> dict:
+    return {
+        "domain": domain,
+        "router": "gateway-api",
+        "gateway": f"{SHARED_NAMESPACE}/preview-gateway",
+        "repositories": [{"name": name, "namespace": ns} for name, ns in REPOSITORIES.items()],
+        "sharedNamespace": {"enabled": True, "name": SHARED_NAMESPACE},
+        "signIn": {"external": sign_in},
+        "receiver": {"external": receiver},
+        # Traefik runs on the host here: it has no namespace of its own.
+        "networkPolicies": {"routerNamespace": "kube-system"},
+        "cleanup": {"schedule": "0 0 1 1 *"},  # installed, never due during a test run
+    }
+
+
+def helm(plane: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+    """Run helm against the cluster, its caches and config kept in the cluster's state."""
+    home = plane.state / "helm"
+    env = os.environ | {
+        "KUBECONFIG": str(plane.kubeconfig_path),
+        "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
+        "HELM_DATA_HOME": str(home / "data"),
+    }  # fmt: skip
+    program = binaries.build(["helm"])["helm"]
+    answer = subprocess.run([str(program), *args], env=env, capture_output=True, text=True)
+    if check and answer.returncode != 0:
+        raise RuntimeError(f"helm {' '.join(args[:2])} failed: {answer.stderr.strip()}")
+    return answer
+
+
+def install(plane: ControlPlane, chart_values: dict) -> None:
+    path = plane.state / "helm" / "values.yaml"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(yaml.safe_dump(chart_values))
+    helm(plane, "upgrade", "--install", RELEASE, str(CHART), "--namespace", PLATFORM_NAMESPACE,
+         "--create-namespace", "--values", str(path), "--wait", "--timeout", "2m")  # fmt: skip
+
+
+def namespaces_export() -> str:
+    return ",".join(f"{name}={ns}" for name, ns in REPOSITORIES.items())
