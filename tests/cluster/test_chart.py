@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import subprocess
 import time
-from pathlib import Path
 
 import pytest
 import yaml
@@ -177,14 +176,3 @@ def test_install_upgrade_and_uninstall_leave_nothing_behind(helm, kube, tmp_path
     assert left == []
     with kube.client() as client:
         client.delete(f"/api/v1/namespaces/{namespace}")
-
-
-def test_the_chart_versions_are_the_projects():
-    chart = yaml.safe_load((CHART / "Chart.yaml").read_text())
-    project = [
-        ln
-        for ln in (ROOT / "pyproject.toml").read_text().splitlines()
-        if ln.startswith("version = ")
-    ][0]
-    assert chart["appVersion"] in project
-    assert Path(ROOT / "CHANGELOG.md").read_text().count(f"## {chart['appVersion']}") == 1
