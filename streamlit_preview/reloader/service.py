@@ -115,6 +115,10 @@ class Reloader:
             token=settings.git_token, main_script=settings.app,
         )  # fmt: skip
         self.supervisor = supervisor
+        self._redactor = Redactor(())
+        self._redactor_for: tuple[str, ...] = ()
+        self._fixed_secrets: tuple[str, ...] | None = None
+        supervisor.redact = self.redact  # the app's output, masked before a line is cut
         self.environment = environment
         self.commit: str | None = None
         self.synced_at: str | None = None
@@ -180,7 +184,8 @@ class Reloader:
         previous_phase, self.phase = self.phase, Phase.SETUP
         env = dict(self.supervisor.options.env)
         env["PATH"] = f"{Path(self.environment.python).parent}:{env.get('PATH', '/usr/bin:/bin')}"
-        await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup)
+        await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup,
+                        redact=self.redact)  # fmt: skip
         self.phase = previous_phase
 
     def _fail(self, message: str) -> NoReturn:
@@ -448,15 +453,27 @@ class Reloader:
             and self.supervisor.state is StreamlitState.RUNNING and await self.supervisor.healthy()
         )  # fmt: skip
 
+    def redact(self, text: str) -> str:
+        """`text` with every secret this reloader knows masked (a Redactor kept per set of
+        secrets: the git token changes with a sync)."""
+        values = self._secret_values()
+        if self._redactor_for != values:
+            self._redactor, self._redactor_for = Redactor(values), values
+        return self._redactor(text)
+
+    def _secret_values(self) -> tuple[str, ...]:
+        if self._fixed_secrets is None:  # the app's secrets do not change in a pod's life
+            fixed = [os.environ.get(name, "") for name in self.settings.secret_env_names]
+            if self.settings.secrets_file is not None:
+                with contextlib.suppress(OSError):
+                    fixed += toml_values(self.settings.secrets_file.read_text())
+            self._fixed_secrets = tuple(fixed)
+        return (self.checkout.token or "", *self._fixed_secrets)
+
     def redactor(self) -> Redactor:
         """Every secret value this reloader knows: the git token, `st.secrets`' values and the
         `secret-env` variables named in PREVIEW_SECRET_ENV_NAMES."""
-        values = [self.checkout.token or ""]
-        values += [os.environ.get(name, "") for name in self.settings.secret_env_names]
-        if self.settings.secrets_file is not None:
-            with contextlib.suppress(OSError):
-                values += toml_values(self.settings.secrets_file.read_text())
-        return Redactor(values)
+        return Redactor(self._secret_values())
 
     def _public_error(self, last_error: str | None) -> str | None:
         """`last_error` without what an app, a setup script or pip printed."""

@@ -13,6 +13,7 @@ import collections
 import fnmatch
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -50,7 +51,10 @@ def watched(changed: tuple[str, ...], globs: tuple[str, ...]) -> bool:
     return any(fnmatch.fnmatch(path, glob) for path in changed for glob in globs)
 
 
-async def run_setup(command: str, *, cwd: Path, env: dict[str, str], run: SetupRun) -> None:
+async def run_setup(
+    command: str, *, cwd: Path, env: dict[str, str], run: SetupRun,
+    redact: Callable[[str], str] = lambda text: text,
+) -> None:  # fmt: skip
     """Run `command` with `sh -c`, keeping the tail of its output in `run` as it goes."""
     started = time.monotonic()
     run.state, run.exit_code, run.duration_s, run.tail = "running", None, None, []
@@ -62,7 +66,7 @@ async def run_setup(command: str, *, cwd: Path, env: dict[str, str], run: SetupR
     assert process.stdout is not None
     try:
         async with asyncio.timeout(SETUP_TIMEOUT_SECONDS):
-            async for line in output_lines(process.stdout):
+            async for line in output_lines(process.stdout, redact=redact):
                 tail.append(line)
                 run.tail = list(tail)
                 logger.info("[setup] %s", line)

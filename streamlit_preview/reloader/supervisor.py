@@ -20,6 +20,7 @@ import signal
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 
@@ -108,6 +109,8 @@ class Supervisor:
         self._lock = asyncio.Lock()
         self._rerun_counter = 0
         self._http = httpx.AsyncClient(timeout=2.0, trust_env=False)
+        # Masks the secrets the reloader knows in each line of output, before it is cut.
+        self.redact: Callable[[str], str] = lambda text: text
         self._write_user_config()
 
     @property
@@ -247,7 +250,7 @@ class Supervisor:
         """Forward output, track health, and restart after a crash with capped backoff."""
         health = asyncio.create_task(self._await_health(process))
         assert process.stdout is not None
-        async for line in output_lines(process.stdout):
+        async for line in output_lines(process.stdout, redact=self.redact):
             if _OWN_PROBE.search(line):
                 continue  # some releases log every request, our health checks included
             launcher = self._launcher

@@ -9,19 +9,20 @@ import concurrent.futures
 
 import pytest
 
+from streamlit_preview.redact import MASK, Redactor
 from streamlit_preview.reloader.lines import CUT, MAX_LINE, output_lines
 from tests.fixtures.processes import wait_for
 
 NOISY = 'import streamlit as st\nprint("x" * 200_000, flush=True)\nprint("10%\\r20%\\r30%", flush=True)\nst.write("{text}")\n'
 
 
-def _lines(data: bytes, chunk: int = 7) -> list[str]:
+def _lines(data: bytes, chunk: int = 7, redact=lambda text: text) -> list[str]:  # type: ignore[no-untyped-def]
     async def collect() -> list[str]:
         reader = asyncio.StreamReader()
         for start in range(0, len(data), chunk):
             reader.feed_data(data[start : start + chunk])
         reader.feed_eof()
-        return [line async for line in output_lines(reader)]
+        return [line async for line in output_lines(reader, redact=redact)]
 
     # In a thread of its own: the session's Playwright runs an event loop in this one.
     with concurrent.futures.ThreadPoolExecutor(1) as pool:
@@ -34,6 +35,16 @@ def test_lines_of_any_length_and_carriage_returns():
     assert lines[0] == "first"
     assert lines[1] == "y" * MAX_LINE + CUT
     assert lines[2:] == ["after", "bar 10%", "bar 20%", "done"]
+
+
+def test_a_secret_across_the_cut_is_masked_whole_not_left_half_visible():
+    secret = "s3cr3t-" + "k" * 50
+    line = b"z" * (MAX_LINE - 20) + secret.encode() + b"z" * 70_000  # the cut falls inside it
+    redactor = Redactor([secret])
+    (cut,) = _lines(line + b"\n", chunk=4096, redact=redactor)
+    assert cut.endswith(CUT)
+    assert "s3cr3t" not in cut and "kkkkk" not in cut  # no part of it
+    assert MASK in cut
 
 
 @pytest.mark.browser
