@@ -260,10 +260,14 @@ def _access_template(
         forward = sign_in.forward_auth or ""
         if not collaborators:
             forward += ("&" if "?" in forward else "?") + f"allowed_groups={access.allowed_groups}"
+        check = (f"{sign_in.collaborators_check}/access/collaborators/{access.repository}"
+                 if collaborators else None)  # fmt: skip
+        rule = hashlib.sha256(f"{forward}\n{check}".encode()).hexdigest()[:8]
         context |= {
             "forward_auth_address": forward,
-            "collaborators_address": f"{sign_in.collaborators_check}/access/collaborators/{access.repository}"
-            if collaborators else None,
+            "collaborators_address": check,
+            "sign_in_middleware": f"{settings.environment}-sign-in-{rule}",
+            "collaborators_middleware": f"{settings.environment}-collaborators-{rule}",
             "sign_in_service": sign_in.service, "sign_in_port": sign_in.service_port,
             "sign_in_service_namespace": sign_in.service_namespace,
             "strip_cookies_address": f"{sign_in.cookie_filter}{STRIP_COOKIES_PATH}"

@@ -3,6 +3,8 @@ router gets, validated against their real CRDs (Traefik, Istio, Envoy Gateway)."
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from streamlit_preview.access import SignIn, parse_access, resolve_access
@@ -88,7 +90,7 @@ def test_traefik_objects_are_valid_and_the_route_needs_them(router, access):
         return
     middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
     assert kinds.index("Middleware") < kinds.index(route["kind"])  # applied before the route
-    forward = middlewares["acme-shop-pr-7-sign-in"]["forwardAuth"]["address"]
+    forward = _named(middlewares, "acme-shop-pr-7-sign-in-")["forwardAuth"]["address"]
     assert forward.endswith(f"allowed_groups={resolved.allowed_groups}")
     if router == "ingress":
         reference = route["metadata"]["annotations"][
@@ -131,17 +133,44 @@ def test_collaborators_chain_the_receivers_check_after_the_sign_in():
         validate_object(obj)
     middlewares = {o["metadata"]["name"]: o["spec"] for o in objects if o["kind"] == "Middleware"}
     assert (
-        middlewares["acme-shop-pr-7-sign-in"]["forwardAuth"]["address"] == "http://10.88.0.1:4180/"
+        _named(middlewares, "acme-shop-pr-7-sign-in-")["forwardAuth"]["address"]
+        == "http://10.88.0.1:4180/"
     )
-    check = middlewares["acme-shop-pr-7-collaborators"]["forwardAuth"]["address"]
+    check = _named(middlewares, "acme-shop-pr-7-collaborators-")["forwardAuth"]["address"]
     assert check == "http://hook.previews.svc/access/collaborators/acme/shop"
     chain = [m["name"] for m in middlewares["acme-shop-pr-7-access"]["chain"]["middlewares"]]
-    assert chain == [
+    assert [re.sub(r"-[0-9a-f]{8}$", "", name) for name in chain] == [
         "acme-shop-pr-7-refused",
         "acme-shop-pr-7-sign-in",
         "acme-shop-pr-7-collaborators",
         "acme-shop-pr-7-cookies",
     ]
+
+
+def _named(middlewares: dict, prefix: str) -> dict:
+    (name,) = [n for n in middlewares if n.startswith(prefix)]
+    return middlewares[name]
+
+
+def test_an_access_change_applies_new_rules_before_the_chain_switches_to_them():
+    """From `org` to `collaborators`: the rule's Middlewares are new objects, applied before the
+    chain; the chain moves from the old rule to the new one in one write, and the old ones are
+    pruned after it. Never a moment with the sign-in alone (anyone signed in)."""
+    sign_in = SignIn.from_configmap({
+        "url": "https://auth.previews.test", "router": "traefik", "forward-auth": "http://10.88.0.1:4180/",
+        "service": "preview-sign-in", "collaborators-check": "http://hook/", "cookie-filter": "http://hook/",
+    })  # fmt: skip
+    _, before = _render("ingress", "org", sign_in)
+    _, after = _render("ingress", "collaborators", sign_in)
+    old = {o["metadata"]["name"] for o in before if o["kind"] == "Middleware"}
+    new_objects = [o for o in after if o["kind"] == "Middleware"]
+    rules = [o["metadata"]["name"] for o in new_objects if "-sign-in-" in o["metadata"]["name"]]
+    assert rules and not set(rules) & old  # a changed rule is a new object, never an edit
+    names = [o["metadata"]["name"] for o in after]
+    chain = names.index("acme-shop-pr-7-access")
+    for o in new_objects:
+        if o["metadata"]["name"] != "acme-shop-pr-7-access":
+            assert names.index(o["metadata"]["name"]) < chain  # applied before the chain
 
 
 def test_the_chain_ends_by_taking_the_sign_in_cookies_away_from_the_app():

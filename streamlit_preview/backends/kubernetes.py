@@ -698,6 +698,12 @@ def plan_open(
     """The objects an open applies, from the settings and what the cluster already holds
     (the environment's Secret, the shared sign-in). No I/O."""
     annotations = ((secret or {}).get("metadata") or {}).get("annotations") or {}
+    was = annotations.get(ANNOTATION_PREFIX + "access")
+    if was and was != "public" and sign_in is None and settings.access is None:
+        raise InputError(
+            "access", f"this preview was protected ({was}) and the cluster's sign-in is gone "
+            f"(ConfigMap {SIGN_IN_CONFIGMAP}): restore it, or say access: public to reopen it in public",
+        )  # fmt: skip
     access = resolve_access(
         settings.access, sign_in=sign_in, repository=settings.target.repository,
         owner_is_org=settings.target.owner_is_org,

@@ -5,9 +5,12 @@ from __future__ import annotations
 
 import base64
 
+import pytest
+
 from streamlit_preview.access import SignIn
 from streamlit_preview.backends.kubernetes import plan_open
 from streamlit_preview.config import build_settings, make_target
+from streamlit_preview.errors import InputError
 
 TRAEFIK = SignIn.from_configmap({
     "url": "https://auth.previews.test", "router": "traefik",
@@ -44,3 +47,15 @@ def test_with_the_clusters_sign_in_the_plan_protects_the_preview():
     assert plan.access.text == "org:acme" and plan.sign_in is TRAEFIK  # the owner's organisation
     kinds = [o["kind"] for o in plan.objects]
     assert "Middleware" in kinds and kinds[-1] == "Ingress"  # the route last, once protected
+
+
+def test_a_protected_preview_is_never_reopened_public_because_the_sign_in_went_missing():
+    protected = existing_secret("k" * 64, "ingress")
+    protected["metadata"]["annotations"]["streamlit-preview.dev/access"] = "org:acme"
+    with pytest.raises(
+        InputError, match=r"was protected \(org:acme\) and the cluster's sign-in is gone"
+    ):
+        plan_open(settings(), secret=protected, sign_in=None)
+    reopened = plan_open(settings(access="public"), secret=protected, sign_in=None)  # said so
+    assert reopened.access.text == "public"
+    assert plan_open(settings(), secret=protected, sign_in=TRAEFIK).access.text == "org:acme"

@@ -158,10 +158,15 @@ def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
     with router_client(edge) as client:  # protected while whole
         assert wait_for_route(client, opened.url, want=302).status_code == 302
     with kube.client() as admin:
-        for suffix in ("-access", "-sign-in", "-refused"):
-            admin.delete(
-                f"/apis/traefik.io/v1alpha1/namespaces/{NAMESPACE}/middlewares/{settings.environment}{suffix}"
-            )
+        middlewares = f"/apis/traefik.io/v1alpha1/namespaces/{NAMESPACE}/middlewares"
+        mine = admin.get(
+            middlewares,
+            params={"labelSelector": f"app.kubernetes.io/instance={settings.environment}"},
+        )
+        names = [m["metadata"]["name"] for m in mine.json()["items"]]
+        assert f"{settings.environment}-access" in names
+        for name in names:
+            admin.delete(f"{middlewares}/{name}")
     with router_client(edge) as client:
         time.sleep(3)  # Traefik's watch sees the deletion
         for _ in range(5):
