@@ -15,10 +15,12 @@ import time
 from urllib.parse import urlsplit
 
 import pytest
+import yaml
 
 from streamlit_preview import lifecycle
 from tests.cluster.conftest import NAMESPACE
 from tests.fixtures.edge import router_client, wait_for_route
+from tests.fixtures.processes import ROOT
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 APP = "import streamlit as st\nst.title('Edge preview')\nst.write('version {n}')\n"
@@ -175,13 +177,15 @@ def test_a_half_applied_open_is_never_public(remote, previews, kube, edge):
             time.sleep(0.5)
 
 
-def test_the_cluster_reports_real_versions_and_applies_the_examples_limits(kube):
-    """Built with Kubernetes' own version ldflags; quota, limits and network policy applied
-    for real (the node agent does not enforce NetworkPolicy: the API server validated it)."""
+def test_the_cluster_reports_real_versions_and_applies_the_charts_limits(kube):
+    """Built with Kubernetes' own version ldflags; the chart's quota, limits and network policy
+    applied for real in every preview namespace."""
+    chart = yaml.safe_load((ROOT / "charts" / "streamlit-preview" / "values.yaml").read_text())
     with kube.client() as admin:
         assert admin.get("/version").json()["gitVersion"] == "v1.36.3"
         quota = admin.get(f"/api/v1/namespaces/{NAMESPACE}/resourcequotas/previews").json()
-        assert quota["spec"]["hard"]["pods"] == "40"
+        assert quota["spec"]["hard"]["pods"] == chart["quota"]["pods"]
+        assert quota["metadata"]["labels"]["app.kubernetes.io/managed-by"] == "Helm"
         assert admin.get(f"/api/v1/namespaces/{NAMESPACE}/limitranges/previews").status_code == 200
         policy = admin.get(
             f"/apis/networking.k8s.io/v1/namespaces/{NAMESPACE}/networkpolicies/previews-isolation"
