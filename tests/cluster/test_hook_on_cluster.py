@@ -1,65 +1,95 @@
-"""The webhook receiver as a pod on the development cluster, from examples/cluster/hook.yaml:
-its own ServiceAccount and read-only Role, Pod Security `restricted`, reached by GitHub at
-`https://hooks.<domain>/` through the router. A commit pushed to a real repository, then a
-delivery signed as GitHub signs it, then the open tab shows the commit: no workflow involved.
+"""The webhook receiver as a pod on the development cluster, installed by the chart
+(`receiver.enabled`, in its own release): its ServiceAccount with rights in its previews'
+namespace only, Pod Security `restricted`, reached by GitHub at `https://hooks.<domain>/`
+through the router. A commit pushed to a real repository, then a delivery signed as GitHub
+signs it, then the open tab shows the commit: no workflow involved.
 """
 
 from __future__ import annotations
 
-import time
+import subprocess
 
 import pytest
 import yaml
 
-from devcluster.cluster import EXAMPLES, apply, object_path
-from tests.cluster.conftest import NAMESPACE
+from devcluster import binaries
+from streamlit_preview import lifecycle
+from streamlit_preview.backends.kubernetes import KubernetesBackend
+from streamlit_preview.config import build_settings, make_target
 from tests.cluster.test_edge import APP
 from tests.fixtures.edge import router_client, wait_for_route
+from tests.fixtures.processes import ROOT
 from tests.fixtures.webhooks import delivery, push_payload
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 SECRET = b"cluster-webhook-secret"
+RELEASE, SYSTEM, PREVIEWS = "hook-test", "hook-test-system", "hook-test-previews"
 
 
 @pytest.fixture
-def receiver(kube, edge):  # type: ignore[no-untyped-def]
-    text = (
-        (EXAMPLES / "hook.yaml").read_text().replace("previews.example.com", edge["PREVIEW_DOMAIN"])
-    )
-    documents = [d for d in yaml.safe_load_all(text) if d]
-    for document in documents:
-        if document["kind"] == "Deployment":
-            document["spec"]["template"]["spec"]["containers"][0]["image"] = kube.image
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "streamlit-preview-hook", "namespace": NAMESPACE},
-              "stringData": {"webhook-secret": SECRET.decode()}}  # fmt: skip
+def receiver(kube, edge, tmp_path):  # type: ignore[no-untyped-def]
+    """A second release of the chart: the repository acme/shop's namespace and a receiver pod."""
+    program = binaries.path_of("helm")
+    if not program.exists():
+        pytest.skip("helm is not built (scripts/cluster build)")
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kube.admin_kubeconfig))
+    repository, _, tag = kube.image.rpartition(":")
+    values = {"domain": edge["PREVIEW_DOMAIN"], "router": "ingress",
+              "image": {"repository": repository, "tag": tag},
+              "repositories": [{"name": "acme/shop", "namespace": PREVIEWS}],
+              "signIn": {"enabled": False}, "cleanup": {"enabled": False},
+              "networkPolicies": {"routerNamespace": "kube-system"}}  # fmt: skip
+    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
+    env = {
+        "KUBECONFIG": str(tmp_path / "kubeconfig"),
+        "HOME": str(tmp_path),
+        "PATH": "/usr/bin:/bin",
+    }
+
+    def helm(*args: str) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(program), *args], env=env, capture_output=True, text=True, timeout=300
+        )
+
+    with kube.client() as admin:
+        admin.post("/api/v1/namespaces", json={"metadata": {"name": SYSTEM}})
+        admin.post(f"/api/v1/namespaces/{SYSTEM}/secrets", json={
+            "metadata": {"name": "streamlit-preview-hook"}, "stringData": {"webhook-secret": SECRET.decode()}})  # fmt: skip
+    installed = helm("install", RELEASE, str(ROOT / "charts" / "streamlit-preview"), "-n", SYSTEM,
+                     "-f", str(tmp_path / "values.yaml"), "--wait", "--timeout", "3m")  # fmt: skip
     try:
-        with kube.client() as admin:
-            apply(admin, [secret, *documents])
-            _wait_available(admin)
+        if installed.returncode != 0:
+            with kube.client() as admin:
+                pods = admin.get(f"/api/v1/namespaces/{SYSTEM}/pods").json()["items"]
+                logs = [
+                    admin.get(f"/api/v1/namespaces/{SYSTEM}/pods/{p['metadata']['name']}/log").text
+                    for p in pods
+                ]
+            pytest.fail(f"helm install: {installed.stderr}\n{logs}")
         yield f"https://hooks.{edge['PREVIEW_DOMAIN']}/"
     finally:
+        helm("uninstall", RELEASE, "-n", SYSTEM, "--wait")
         with kube.client() as admin:
-            for document in reversed([secret, *documents]):
-                admin.delete(object_path(document))
+            admin.delete(f"/api/v1/namespaces/{SYSTEM}")
 
 
-def _wait_available(admin) -> None:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + 120
-    status: dict = {}
-    while time.monotonic() < deadline:
-        status = admin.get(
-            f"/apis/apps/v1/namespaces/{NAMESPACE}/deployments/streamlit-preview-hook"
-        ).json()["status"]
-        if status.get("availableReplicas"):
-            return
-        time.sleep(1)
-    pods = admin.get(f"/api/v1/namespaces/{NAMESPACE}/pods",
-                     params={"labelSelector": "app.kubernetes.io/name=streamlit-preview-hook"}).json()["items"]  # fmt: skip
-    logs = [
-        admin.get(f"/api/v1/namespaces/{NAMESPACE}/pods/{p['metadata']['name']}/log").text
-        for p in pods
-    ]
-    pytest.fail(f"the receiver never became ready: {status}\n{logs}")
+@pytest.fixture
+def previews(node_git, kube, edge):  # type: ignore[no-untyped-def]
+    """(backend, open_preview) in the release's namespace for acme/shop."""
+    backend = KubernetesBackend.connect(kubeconfig=kube.admin_kubeconfig, namespace=PREVIEWS)
+    opened = []
+
+    def open_preview(pr: int, **inputs: str):  # type: ignore[no-untyped-def]
+        target = make_target(repository="acme/shop", repo_url=node_git.url("remote.git"),
+                             branch="main", pr=pr, sha=None)  # fmt: skip
+        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image, "namespace": PREVIEWS,
+                                   "wait-timeout": "3m"} | inputs, target)  # fmt: skip
+        opened.append(settings)
+        return settings, lifecycle.open_environment(backend, settings, lambda _: None)
+
+    yield backend, open_preview
+    for settings in opened:
+        lifecycle.close_environment(backend, settings, lambda _: None)
 
 
 def test_a_push_reaches_the_tab_through_the_receiver_pod(
