@@ -3,7 +3,7 @@
     eval "$(scripts/cluster up)"; sudo -E python -m bench.webhook_cluster [--runs 6]
 
 A public preview (`router: ingress`) with a Chromium tab open on it by host name over https,
-and the webhook receiver as a pod (examples/cluster/hook.yaml) behind
+and the webhook receiver as a pod (the chart's `receiver`, devcluster/chart.py) behind
 `https://hooks.<domain>/`. Each run commits a change to a real repository served on the node,
 then either posts a delivery signed as GitHub signs it to the receiver through Traefik, or runs
 `streamlit-preview sync --backend kubernetes` (through the API server's service proxy), and
@@ -25,7 +25,7 @@ from pathlib import Path
 import yaml
 from playwright.sync_api import sync_playwright
 
-from devcluster.cluster import EXAMPLES, apply, object_path
+from devcluster.chart import RECEIVER_RELEASE, receiver_release
 from tests.fixtures.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.fixtures.edge import router_client, spki
 from tests.fixtures.githttp import GitHttpServer
@@ -44,29 +44,13 @@ def main() -> None:
     env = os.environ
     edge = {k: env[k] for k in ("PREVIEW_DOMAIN", "ROUTER_IP", "PREVIEW_CA")}
     admin = yaml.safe_load(Path(env["KUBECONFIG"]).read_text())
-    import base64
-    import ssl
-
-    import httpx
-
-    cluster = admin["clusters"][0]["cluster"]
-    context = ssl.create_default_context(
-        cadata=base64.b64decode(cluster["certificate-authority-data"]).decode()
-    )
-    api = httpx.Client(base_url=cluster["server"], verify=context, timeout=30,
-                       headers={"Authorization": f"Bearer {admin['users'][0]['user']['token']}"})  # fmt: skip
-    text = (
-        (EXAMPLES / "hook.yaml").read_text().replace("previews.example.com", edge["PREVIEW_DOMAIN"])
-    )
-    documents = [d for d in yaml.safe_load_all(text) if d]
-    for document in documents:
-        if document["kind"] == "Deployment":
-            document["spec"]["template"]["spec"]["containers"][0]["image"] = env["PREVIEW_IMAGE"]
-    secret = {"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "streamlit-preview-hook", "namespace": "previews"},
-              "stringData": {"webhook-secret": SECRET.decode()}}  # fmt: skip
-    apply(api, [secret, *documents])
-    webhook, direct = [], []
-    with tempfile.TemporaryDirectory() as folder:
+    webhook: list[float] = []
+    direct: list[float] = []
+    with (
+        receiver_release(admin, image=env["PREVIEW_IMAGE"], domain=edge["PREVIEW_DOMAIN"],
+                         secret=SECRET, repository="acme/bench"),
+        tempfile.TemporaryDirectory() as folder,
+    ):  # fmt: skip
         root = Path(folder)
         (root / "git").mkdir()
         remote = GitRemote(root / "git")
@@ -77,7 +61,7 @@ def main() -> None:
             "--kubeconfig",
             env["KUBECONFIG"],
             "--namespace",
-            "previews",
+            RECEIVER_RELEASE[2],
         ]
         with GitHttpServer(remote.root, None, host=env["NODE_IP"]) as server:
             repo = server.url("remote.git")
@@ -120,8 +104,6 @@ def main() -> None:
             finally:
                 subprocess.run([sys.executable, "-m", "streamlit_preview", "close", *target, *common],
                                capture_output=True, cwd=ROOT)  # fmt: skip
-                for document in reversed([secret, *documents]):
-                    api.delete(object_path(document))
     w, d = statistics.median(webhook) * 1000, statistics.median(direct) * 1000
     print(
         f"development cluster, through Traefik, {runs} runs each: push → delivery to the receiver pod → tab "

@@ -12,6 +12,9 @@ from __future__ import annotations
 
 import os
 import subprocess
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import yaml
@@ -67,3 +70,50 @@ def install(plane: ControlPlane, chart_values: dict) -> None:
 
 def namespaces_export() -> str:
     return ",".join(f"{name}={ns}" for name, ns in REPOSITORIES.items())
+
+
+RECEIVER_RELEASE = ("hook-test", "hook-test-system", "hook-test-previews")
+
+
+@contextmanager
+def receiver_release(
+    kubeconfig: dict, *, image: str, domain: str, secret: bytes, repository: str
+) -> Iterator[str]:
+    """A second release of the chart with the receiver as a pod (`receiver.enabled`) and one
+    repository's namespace (`hook-test-previews`); yields `https://hooks.<domain>/`. Used by
+    the receiver-pod test and bench; uninstalled afterwards."""
+    release, system, previews = RECEIVER_RELEASE
+    name, _, tag = image.rpartition(":")
+    chart_values = {"domain": domain, "router": "ingress", "image": {"repository": name, "tag": tag},
+                    "repositories": [{"name": repository, "namespace": previews}],
+                    "signIn": {"enabled": False}, "cleanup": {"enabled": False},
+                    "networkPolicies": {"routerNamespace": "kube-system"}}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:
+        home = Path(folder)
+        (home / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+        (home / "values.yaml").write_text(yaml.safe_dump(chart_values))
+        env = {"KUBECONFIG": str(home / "kubeconfig"), "HOME": folder, "PATH": "/usr/bin:/bin"}
+        program = str(binaries.build(["helm"])["helm"])
+
+        def helm(*args: str) -> subprocess.CompletedProcess:
+            return subprocess.run(
+                [program, *args], env=env, capture_output=True, text=True, timeout=300
+            )
+
+        secret_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": system}}
+        from devcluster.cluster import apply, client_for
+
+        with client_for(kubeconfig) as admin:
+            apply(admin, [secret_doc, {"apiVersion": "v1", "kind": "Secret",
+                                       "metadata": {"name": "streamlit-preview-hook", "namespace": system},
+                                       "stringData": {"webhook-secret": secret.decode()}}])  # fmt: skip
+        installed = helm("install", release, str(CHART), "-n", system, "-f", str(home / "values.yaml"),
+                         "--wait", "--timeout", "3m")  # fmt: skip
+        try:
+            if installed.returncode != 0:
+                raise RuntimeError(f"helm install {release}: {installed.stderr.strip()}")
+            yield f"https://hooks.{domain}/"
+        finally:
+            helm("uninstall", release, "-n", system, "--wait")
+            with client_for(kubeconfig) as admin:
+                admin.delete(f"/api/v1/namespaces/{system}")

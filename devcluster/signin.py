@@ -25,7 +25,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PORT = 4180
 SERVICE = "preview-sign-in"
 CONFIGMAP = "streamlit-preview-sign-in"
-REFUSED_PAGE = ROOT / "examples" / "cluster" / "auth" / "refused.html"
+REFUSED_PAGE = ROOT / "charts" / "streamlit-preview" / "files" / "refused.html"
 
 
 def start_stand_in(plane: ControlPlane, *, detach: bool) -> str:

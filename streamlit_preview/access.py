@@ -1,7 +1,7 @@
 """Who may see a preview: the `access` input, the cluster's shared sign-in, and the rule.
 
 Pure, no I/O. The cluster declares its sign-in once, in a ConfigMap that
-examples/cluster/auth/ writes (`SIGN_IN_CONFIGMAP` in the previews namespace); the backend
+the chart writes (`SIGN_IN_CONFIGMAP` in each preview namespace); the backend
 reads it and hands it here as a mapping.
 
 - With a sign-in, every preview is protected by default: `org` for an organisation's
@@ -165,7 +165,7 @@ def resolve_access(
         raise InputError(
             "access",
             f"{requested.text} needs the cluster's shared sign-in, and this cluster declares "
-            f"none: install examples/cluster/auth/ (ConfigMap {SIGN_IN_CONFIGMAP}), or use "
+            f"none: install the chart's sign-in (docs/install.md, ConfigMap {SIGN_IN_CONFIGMAP}), or use "
             "access: public",
         )
     if requested is None:

@@ -254,7 +254,7 @@ def _access_template(
     ):
         raise InputError(
             "access", "collaborators needs the webhook receiver's access check (collaborators-check in "
-            f"ConfigMap {SIGN_IN_CONFIGMAP}, examples/cluster/hook.yaml); or use org:<name> or team:<org>/<slug>",
+            f"ConfigMap {SIGN_IN_CONFIGMAP}, the chart's receiver); or use org:<name> or team:<org>/<slug>",
         )  # fmt: skip
     if sign_in.router is SignInRouter.TRAEFIK:
         forward = sign_in.forward_auth or ""

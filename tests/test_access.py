@@ -63,7 +63,7 @@ def test_without_a_sign_in_previews_are_public_and_protection_cannot_be_asked_fo
         resolve_access(None, sign_in=None, repository="acme/shop", owner_is_org=True).text
         == "public"
     )
-    with pytest.raises(InputError, match="examples/cluster/auth"):
+    with pytest.raises(InputError, match="the chart's sign-in"):
         resolve_access(
             parse_access("access", "org"), sign_in=None, repository="acme/shop", owner_is_org=True
         )

@@ -75,6 +75,14 @@ def test_yaml_blocks_are_valid(marker, text):
     for document in yaml.safe_load_all(text):
         if not isinstance(document, dict) or "apiVersion" not in document:
             continue
+        if document.get("kind") == "AuthenticationConfiguration":  # what the dev cluster runs
+            from devcluster.controlplane import authentication_config
+
+            tested = authentication_config("https://issuer", "")["jwt"][0]
+            (shown,) = document["jwt"]
+            assert shown["claimMappings"] == tested["claimMappings"]
+            assert shown["issuer"]["audiences"] == tested["issuer"]["audiences"]
+            continue
         if (
             document["apiVersion"] in NO_VENDORED_SCHEMA
             and (document["apiVersion"], document["kind"]) not in crd_schemas()

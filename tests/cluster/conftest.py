@@ -2,7 +2,8 @@
 otherwise started for this test session (its processes die with the run).
 
 Every test runs the action with the token of the example ServiceAccount
-(examples/cluster/rbac.yaml), from a TokenRequest, so RBAC is real for it.
+(the chart's Role in the shared `previews` namespace), from a TokenRequest, so RBAC is real
+for it. tests/cluster/test_boundaries.py signs in with the workflow's OIDC token instead.
 """
 
 from __future__ import annotations

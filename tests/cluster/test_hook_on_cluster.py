@@ -7,70 +7,30 @@ signs it, then the open tab shows the commit: no workflow involved.
 
 from __future__ import annotations
 
-import subprocess
-
 import pytest
-import yaml
 
 from devcluster import binaries
+from devcluster.chart import RECEIVER_RELEASE, receiver_release
 from streamlit_preview import lifecycle
 from streamlit_preview.backends.kubernetes import KubernetesBackend
 from streamlit_preview.config import build_settings, make_target
 from tests.cluster.test_edge import APP
 from tests.fixtures.edge import router_client, wait_for_route
-from tests.fixtures.processes import ROOT
 from tests.fixtures.webhooks import delivery, push_payload
 
 pytestmark = [pytest.mark.cluster, pytest.mark.browser]
 SECRET = b"cluster-webhook-secret"
-RELEASE, SYSTEM, PREVIEWS = "hook-test", "hook-test-system", "hook-test-previews"
+_, _, PREVIEWS = RECEIVER_RELEASE
 
 
 @pytest.fixture
-def receiver(kube, edge, tmp_path):  # type: ignore[no-untyped-def]
+def receiver(kube, edge):  # type: ignore[no-untyped-def]
     """A second release of the chart: the repository acme/shop's namespace and a receiver pod."""
-    program = binaries.path_of("helm")
-    if not program.exists():
+    if not binaries.path_of("helm").exists():
         pytest.skip("helm is not built (scripts/cluster build)")
-    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kube.admin_kubeconfig))
-    repository, _, tag = kube.image.rpartition(":")
-    values = {"domain": edge["PREVIEW_DOMAIN"], "router": "ingress",
-              "image": {"repository": repository, "tag": tag},
-              "repositories": [{"name": "acme/shop", "namespace": PREVIEWS}],
-              "signIn": {"enabled": False}, "cleanup": {"enabled": False},
-              "networkPolicies": {"routerNamespace": "kube-system"}}  # fmt: skip
-    (tmp_path / "values.yaml").write_text(yaml.safe_dump(values))
-    env = {
-        "KUBECONFIG": str(tmp_path / "kubeconfig"),
-        "HOME": str(tmp_path),
-        "PATH": "/usr/bin:/bin",
-    }
-
-    def helm(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(program), *args], env=env, capture_output=True, text=True, timeout=300
-        )
-
-    with kube.client() as admin:
-        admin.post("/api/v1/namespaces", json={"metadata": {"name": SYSTEM}})
-        admin.post(f"/api/v1/namespaces/{SYSTEM}/secrets", json={
-            "metadata": {"name": "streamlit-preview-hook"}, "stringData": {"webhook-secret": SECRET.decode()}})  # fmt: skip
-    installed = helm("install", RELEASE, str(ROOT / "charts" / "streamlit-preview"), "-n", SYSTEM,
-                     "-f", str(tmp_path / "values.yaml"), "--wait", "--timeout", "3m")  # fmt: skip
-    try:
-        if installed.returncode != 0:
-            with kube.client() as admin:
-                pods = admin.get(f"/api/v1/namespaces/{SYSTEM}/pods").json()["items"]
-                logs = [
-                    admin.get(f"/api/v1/namespaces/{SYSTEM}/pods/{p['metadata']['name']}/log").text
-                    for p in pods
-                ]
-            pytest.fail(f"helm install: {installed.stderr}\n{logs}")
-        yield f"https://hooks.{edge['PREVIEW_DOMAIN']}/"
-    finally:
-        helm("uninstall", RELEASE, "-n", SYSTEM, "--wait")
-        with kube.client() as admin:
-            admin.delete(f"/api/v1/namespaces/{SYSTEM}")
+    with receiver_release(kube.admin_kubeconfig, image=kube.image, domain=edge["PREVIEW_DOMAIN"],
+                          secret=SECRET, repository="acme/shop") as hooks:  # fmt: skip
+        yield hooks
 
 
 @pytest.fixture
