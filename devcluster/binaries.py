@@ -25,6 +25,7 @@ ETCD_VERSION = "v3.6.16"
 TRAEFIK_VERSION = "v3.6.12"
 OAUTH2_PROXY_VERSION = "v7.15.6"
 HELM_VERSION = "v4.3.2"
+KUBE_ROUTER_VERSION = "v2.1.0"
 CONTROL_PLANE = ("kube-apiserver", "kube-controller-manager", "kube-scheduler")
 
 
@@ -74,6 +75,11 @@ PROGRAMS = {
         "oauth2-proxy", "oauth2-proxy", "github.com/oauth2-proxy/oauth2-proxy/v7",
         (f"-X github.com/oauth2-proxy/oauth2-proxy/v7/pkg/version.VERSION={OAUTH2_PROXY_VERSION}",),
         f"oauth2-proxy-{OAUTH2_PROXY_VERSION}",
+    ),
+    "kube-router": Program(
+        "kube-router", "kube-router", "github.com/cloudnativelabs/kube-router/v2/cmd/kube-router",
+        (f"-X github.com/cloudnativelabs/kube-router/v2/pkg/version.Version={KUBE_ROUTER_VERSION}",),
+        f"kube-router-{KUBE_ROUTER_VERSION}",
     ),
     "helm": Program(
         "helm", "helm", "helm.sh/helm/v4/cmd/helm",

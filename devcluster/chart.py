@@ -20,6 +20,7 @@ from pathlib import Path
 import yaml
 
 from devcluster import binaries
+from devcluster.container import NODE_IP
 from devcluster.controlplane import ControlPlane
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -28,6 +29,17 @@ RELEASE = "streamlit-preview"
 PLATFORM_NAMESPACE = "preview-system"
 SHARED_NAMESPACE = "previews"  # the kubeconfig choice, which most tests use
 REPOSITORIES = {"acme/app": "preview-acme-app", "acme/other": "preview-acme-other"}
+
+
+# Enforced by kube-router (devcluster/netpolicy.py). Traefik, the API server and the stand-ins
+# are host processes, and the node reaches its pods. The tests' git servers run on the node at
+# ephemeral ports, which previews may reach; the API server (6443), the sign-in (4180) and the
+# receiver (9000) are outside that range.
+DEVELOPMENT_POLICIES = {
+    "routerNamespace": "kube-system", "apiServer": [f"{NODE_IP}/32"],
+    "extraEgress": [{"to": [{"ipBlock": {"cidr": f"{NODE_IP}/32"}}],
+                     "ports": [{"protocol": "TCP", "port": 32768, "endPort": 60999}]}],
+}  # fmt: skip
 
 
 def values(*, domain: str, sign_in: str, receiver: str) -> dict:
@@ -39,8 +51,7 @@ def values(*, domain: str, sign_in: str, receiver: str) -> dict:
         "sharedNamespace": {"enabled": True, "name": SHARED_NAMESPACE},
         "signIn": {"external": sign_in},
         "receiver": {"external": receiver},
-        # Traefik runs on the host here: it has no namespace of its own.
-        "networkPolicies": {"routerNamespace": "kube-system"},
+        "networkPolicies": DEVELOPMENT_POLICIES,
         "cleanup": {"schedule": "0 0 1 1 *"},  # installed, never due during a test run
     }
 
@@ -87,7 +98,7 @@ def receiver_release(
     chart_values = {"domain": domain, "router": "ingress", "image": {"repository": name, "tag": tag},
                     "repositories": [{"name": repository, "namespace": previews}],
                     "signIn": {"enabled": False}, "cleanup": {"enabled": False},
-                    "networkPolicies": {"routerNamespace": "kube-system"}}  # fmt: skip
+                    "networkPolicies": DEVELOPMENT_POLICIES}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:
         home = Path(folder)
         (home / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
