@@ -41,7 +41,9 @@ def start(plane: ControlPlane, *, detach: bool) -> None:
         if "KUBE-ROUTER-FORWARD" in _rules():
             return
         time.sleep(0.25)
-    raise RuntimeError("kube-router did not write its chains within 60 s (see logs/kube-router.log)")
+    raise RuntimeError(
+        "kube-router did not write its chains within 60 s (see logs/kube-router.log)"
+    )
 
 
 def _rules() -> str:
@@ -53,7 +55,11 @@ def cleanup() -> None:
     if shutil.which("iptables") is None:
         return
     for line in _rules().splitlines():
-        if line.startswith("-A ") and "-j KUBE-ROUTER-" in line and line.split()[1] in ("INPUT", "FORWARD", "OUTPUT"):
+        if (
+            line.startswith("-A ")
+            and "-j KUBE-ROUTER-" in line
+            and line.split()[1] in ("INPUT", "FORWARD", "OUTPUT")
+        ):
             subprocess.run(["iptables", "-D", *line.split()[1:]], capture_output=True)
     chains = [line[1:].split()[0] for line in _rules().splitlines()
               if line.startswith(":") and line[1:].startswith(_OURS)]  # fmt: skip
@@ -62,7 +68,9 @@ def cleanup() -> None:
     for chain in chains:
         subprocess.run(["iptables", "-X", chain], capture_output=True)
     if shutil.which("ipset"):
-        names = subprocess.run(["ipset", "list", "-n"], capture_output=True, text=True).stdout.split()
+        names = subprocess.run(
+            ["ipset", "list", "-n"], capture_output=True, text=True
+        ).stdout.split()
         for name in names:
             if name.startswith(_SETS):
                 subprocess.run(["ipset", "destroy", name], capture_output=True)

@@ -72,6 +72,7 @@ LAYERS = (
             "routers",
             "statusdoc",
             "cookies",
+            "protection",
         },
     ),
 )

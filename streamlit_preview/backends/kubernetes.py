@@ -32,7 +32,14 @@ from kubernetes.config.config_exception import ConfigException
 
 from .. import oidc, routers
 from .. import validation as check
-from ..access import SIGN_IN_CONFIGMAP, Access, SignIn, describe_access, resolve_access
+from ..access import (
+    SIGN_IN_CONFIGMAP,
+    Access,
+    SignIn,
+    SignInRouter,
+    describe_access,
+    resolve_access,
+)
 from ..config import (
     CLUSTER_DEFAULTED,
     DEFAULTS,
@@ -52,6 +59,7 @@ from ..errors import (
     UnknownCommitError,
 )
 from ..naming import LABEL_INSTANCE, same_repository, selector_for
+from ..protection import envoy_gap, istio_gap, looks_like_the_app
 from ..render import (
     ALL_KINDS,
     ANNOTATION_PREFIX,
@@ -79,6 +87,8 @@ NO_KUBECONFIG = (
 REQUEST_TIMEOUT_SECONDS = 30
 SYNC_TIMEOUT_SECONDS = 120
 POLL_SECONDS = 2.0
+PROTECTION_WAIT_SECONDS = 30.0  # how long Envoy Gateway may take to accept a SecurityPolicy
+PROBE_TIMEOUT_SECONDS = 5.0
 # Pod waiting reasons that will not fix themselves: fail now instead of at the timeout.
 HOPELESS_REASONS = {
     "ErrImagePull", "ImagePullBackOff", "InvalidImageName", "CreateContainerConfigError",
@@ -198,6 +208,7 @@ class KubernetesBackend:
         plan = plan_open(settings, secret=secret, sign_in=self._sign_in())
         self._carry_out(plan, settings, progress)
         self._wait_for_rollout(settings, progress)
+        self._verify_protection(plan, settings, progress)
         commit = None
         if settings.target.sha:
             commit = self._sync_when_serving(settings, plan.key, progress)["commit"]
@@ -212,6 +223,34 @@ class KubernetesBackend:
             sign_in_url=plan.sign_in.url if plan.sign_in else None,
         )  # fmt: skip
         return self._with_page(settings, plan.key, opened)
+
+    def _verify_protection(self, plan: OpenPlan, settings: Settings, progress: Progress) -> None:
+        """A protected preview is reported protected only once its protection is seen to act
+        (protection.py); otherwise its route is withdrawn and the open fails with what is
+        missing. Where this machine reaches the route, one anonymous request must not get the
+        app."""
+        if not plan.access.protected or plan.sign_in is None:
+            return
+        gap = None
+        name = settings.environment
+        if plan.sign_in.router is SignInRouter.ISTIO:
+            gap = istio_gap(self._pods(name), self._get("Service", name))
+        elif plan.sign_in.router is SignInRouter.ENVOY_GATEWAY:
+            deadline = time.monotonic() + PROTECTION_WAIT_SECONDS
+            gap = envoy_gap(self._get("SecurityPolicy", name))
+            while gap and time.monotonic() < deadline:
+                time.sleep(POLL_SECONDS)
+                gap = envoy_gap(self._get("SecurityPolicy", name))
+        if gap is None and settings.url:
+            gap = _anonymous_gets_the_app(settings.url, progress)
+        if gap is None:
+            return
+        for kind in KINDS:
+            if kind.kind in routers.ROUTE_KINDS:
+                self._delete_labelled(kind.api, kind.kind, kind.plural, name, progress)
+        raise ServiceError(
+            f"{name} is not protected ({plan.access.text}): {gap}; its route was withdrawn"
+        )
 
     def _carry_out(self, plan: OpenPlan, settings: Settings, progress: Progress) -> None:
         """Apply the plan's objects in order; a new environment that fails half-way is
@@ -717,6 +756,19 @@ def plan_open(
 
 class PodNotServingError(SyncError):
     """The API server could not reach a ready pod behind the Service (502/503): wait and retry."""
+
+
+def _anonymous_gets_the_app(url: str, progress: Progress) -> str | None:
+    """One request without credentials through the route: None unless it got the app."""
+    try:
+        answer = httpx.get(url, timeout=PROBE_TIMEOUT_SECONDS, follow_redirects=False,
+                           verify=False, trust_env=False)  # fmt: skip  # no credentials are sent
+    except httpx.HTTPError:
+        progress(f"{url} is not reachable from here: the anonymous check was skipped")
+        return None
+    if looks_like_the_app(answer.status_code, answer.text):
+        return f"an anonymous request to {url} got the app"
+    return None
 
 
 def _json(raw: bytes | str | None) -> Any:
