@@ -121,10 +121,12 @@ def start(plane: ControlPlane, certificates: Certificates, *, address: str, deta
         "providers": {
             # A new preview is routed a fraction of a second after it is ready (default: 2 s).
             "providersThrottleDuration": "200ms",
-            "kubernetesIngress": kubernetes,
+            # A sleeping preview's Service has no endpoints: its route stays, answers 503, and
+            # the preview's `errors` Middleware sends the visit to the waker.
+            "kubernetesIngress": kubernetes | {"allowEmptyServices": True},
             "kubernetesGateway": kubernetes,
             # A preview's Middleware names the sign-in's Service in preview-system.
-            "kubernetesCRD": kubernetes | {"allowCrossNamespace": True},
+            "kubernetesCRD": kubernetes | {"allowCrossNamespace": True, "allowEmptyServices": True},
             "file": {"filename": str(folder / "dynamic.yaml")},
         },
         "log": {"level": "INFO", "noColor": True},

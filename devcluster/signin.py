@@ -104,7 +104,8 @@ def start_access_check(
     spawn("access-check", [sys.executable, "-m", "streamlit_preview", "hook", "--listen", f"{address}:{port}",
                            "--secret-file", str(folder / "webhook-secret"), "--backend", "kubernetes",
                            "--kubeconfig", str(plane.kubeconfig_path), "--namespace", namespaces,
-                           "--git-token-file", str(folder / "git-token"), "--github-api-url", github],
+                           "--git-token-file", str(folder / "git-token"), "--github-api-url", github,
+                           "--sleep-check", "2s"],
           plane.state, detach=detach, cwd=ROOT)  # fmt: skip
     url = f"http://{address}:{port}"
     wait_until(

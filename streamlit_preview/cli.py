@@ -67,6 +67,8 @@ _INPUT_HELP = {
     "(ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) instead of a kubeconfig",
     "cluster-ca": "path of the API server's CA certificate (PEM), with --cluster-url",
     "oidc-audience": "audience of the OIDC token, as the API server expects it",
+    "sleep-after": "scale the preview to zero after this long without a viewer or a commit "
+    "(e.g. 30m; never); it wakes on the next visit (default: the cluster's, else 30m)",
 }
 BACKEND_HELP = (
     "where environments run (default: kubernetes when --namespace or --kubeconfig is given, "
@@ -193,6 +195,12 @@ def build_parser() -> argparse.ArgumentParser:
     hook.add_argument("--github-app-key-file", help="the App's private key (PEM)")
     hook.add_argument(
         "--github-app-installation-id", help="the App's installation on your repositories"
+    )
+    hook.add_argument(
+        "--sleep-check",
+        default="1m",
+        help="how often to look for previews to put to sleep (their `sleep-after`): a duration, "
+        "or never (default: 1m)",
     )
     hook.add_argument(
         "--github-api-url",
@@ -475,8 +483,12 @@ def _run_hook(args: argparse.Namespace) -> int:
     api_url = args.github_api_url or os.environ.get("GITHUB_API_URL") or "https://api.github.com"
     receiver = Receiver(secret.encode(), make_backend(args), git_token_file=token_file,
                         app_tokens=_app_tokens(args), api_url=api_url)  # fmt: skip
+    from . import validation as check
+
+    sleep_check = check.sleep_after("--sleep-check", args.sleep_check)
     _say(f"receiving GitHub webhooks on http://{args.listen}/ ({args.backend} backend)")
-    serve(receiver, host=host.strip("[]"), port=int(port))
+    serve(receiver, host=host.strip("[]"), port=int(port),
+          sleep_check=float(sleep_check) if sleep_check and args.backend == "kubernetes" else None)  # fmt: skip
     return 0
 
 

@@ -74,10 +74,12 @@ DEFAULTS: dict[str, str] = {
     "cluster-url": "",
     "cluster-ca": "",
     "oidc-audience": "streamlit-preview",
+    "sleep-after": "",
 }
+SLEEP_AFTER_FALLBACK = "30m"  # when neither the input nor the cluster says
 # Inputs that, when a workflow or a command leaves them empty, come from the cluster (the
 # chart's ConfigMap in the preview namespace), then from DEFAULTS.
-CLUSTER_DEFAULTED = ("domain", "router", "gateway")
+CLUSTER_DEFAULTED = ("domain", "router", "gateway", "sleep-after")
 DEFAULTS_CONFIGMAP = "streamlit-preview-defaults"
 
 
@@ -153,6 +155,7 @@ class Settings:
     cluster_url: str | None = None  # with no kubeconfig: sign in with the workflow's OIDC token
     cluster_ca: str | None = None  # PEM
     oidc_audience: str = "streamlit-preview"
+    sleep_after: int | None = None  # seconds without a viewer or a commit; None: never sleeps
 
     @property
     def host(self) -> str | None:
@@ -269,6 +272,9 @@ def build_settings(
         if value["cluster-ca"]
         else None,
         oidc_audience=check.audience(label("oidc-audience"), value["oidc-audience"]),
+        sleep_after=check.sleep_after(
+            label("sleep-after"), value["sleep-after"] or SLEEP_AFTER_FALLBACK
+        ),
     )
 
 

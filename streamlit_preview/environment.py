@@ -27,6 +27,7 @@ class Status(StrEnum):
     DAMAGED = "damaged"  # its state file cannot be read (local backend)
     CLOSED = "closed"
     MISSING = "missing"  # closed, and nothing was there
+    SLEEPING = "sleeping"  # scaled to zero after `sleep-after` without visitors; wakes on a visit
 
 
 Progress = Callable[[str], None]
@@ -55,6 +56,8 @@ class Environment:
     private: bool = False  # cloned with a token: a webhook sync needs a lasting one
     created_at: datetime | None = None  # when it was first opened (`list`: its age)
     synced_at: datetime | None = None  # when its reloader last synced (`list`)
+    sleep_after: int | None = None  # seconds without a viewer or a commit before it sleeps
+    sleeping_since: datetime | None = None  # while it sleeps (Kubernetes only)
 
     @classmethod
     def for_settings(cls, settings: Settings, *, status: Status, **found: Any) -> Environment:
@@ -71,7 +74,7 @@ class Environment:
 
     def as_dict(self) -> dict[str, object]:
         data = asdict(self)
-        for key in ("expires_at", "created_at", "synced_at"):
+        for key in ("expires_at", "created_at", "synced_at", "sleeping_since"):
             value = getattr(self, key)
             data[key] = value.isoformat().replace("+00:00", "Z") if value else None
         return data
@@ -124,3 +127,12 @@ class Backend(Protocol):
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         """`environment` at `commit` as its page check saw it (the receiver's report): the
         title, or `app error` with its line; unchanged when the check is off or late."""
+
+    def activity(self, environment: Environment) -> dict[str, Any] | None:
+        """The reloader's `activity` (open tabs, last activity), or None when unknown."""
+
+    def sleep(self, environment: Environment) -> None:
+        """Scale the environment to zero; its Secret, data and route stay."""
+
+    def wake(self, environment: Environment) -> bool:
+        """Scale a sleeping environment back to one; False when it was not asleep."""

@@ -60,6 +60,7 @@ class CommentState(StrEnum):
     FAILED = "failed"
     CLOSED = "closed"
     WAITING = "waiting for approval"
+    SLEEPING = "sleeping; wakes on the next visit"
 
     @property
     def icon(self) -> str:
@@ -73,6 +74,7 @@ class CommentState(StrEnum):
 _ICONS = {
     CommentState.BUILDING: "🟡", CommentState.READY: "🟢", CommentState.APP_ERROR: "🟠",
     CommentState.FAILED: "🔴", CommentState.CLOSED: "⚪", CommentState.WAITING: "🔒",
+    CommentState.SLEEPING: "💤",
 }  # fmt: skip
 _DEPLOYMENT_STATUSES = {
     CommentState.BUILDING: "in_progress", CommentState.READY: "success",
@@ -326,7 +328,7 @@ def render_comment(report: Report) -> str:
     """The comment's markdown: what a reviewer needs at a glance, and never more than the page
     does: a failed or erroring preview's URL is not presented as a working preview."""
     state = report.state
-    live = state in (CommentState.READY, CommentState.BUILDING)
+    live = state in (CommentState.READY, CommentState.BUILDING, CommentState.SLEEPING)
     lines = []
     if report.public_for_want_of_sign_in and state is not CommentState.CLOSED:
         lines += [
@@ -355,6 +357,12 @@ def render_comment(report: Report) -> str:
         lines += ["", code_block(tail(report.output))]
     if state is CommentState.BUILDING:
         lines += ["", "The preview is starting; this comment changes when it serves."]
+    if state is CommentState.SLEEPING:
+        lines += [
+            "",
+            "The preview sleeps after a while without visitors. Opening its URL wakes "
+            "it in a few seconds, at the branch's latest commit.",
+        ]
     if state is CommentState.CLOSED and not report.detail:
         lines += ["", "The pull request is closed: the preview and everything it used are deleted."]
     return "\n".join(lines) + "\n"

@@ -14,27 +14,30 @@ the same commit changes nothing.
 
 from __future__ import annotations
 
+import html
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
-from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.responses import HTMLResponse, JSONResponse, PlainTextResponse, Response
 from starlette.routing import Route
 
 from .bodies import read_limited
 from .cookies import SIGN_IN_COOKIE, STRIP_COOKIES_PATH, without_sign_in
-from .environment import Backend, Environment
+from .environment import Backend, Environment, Status
 from .errors import PreviewError, ServiceError
 from .github import AppInstallationTokens, GitHub
 from .naming import same_repository
 from .reporting import PullRequestReporter
+from .sleeping import WAKE_PATH, WAKING_PAGE, should_sleep
 from .webhooks import (
     DELIVERY_HEADER,
     EVENT_HEADER,
@@ -65,6 +68,7 @@ class Outcome(StrEnum):
 
     STARTED = "started"  # its sync runs in the background
     SKIPPED = "skipped"
+    SLEEPING = "sleeping"  # not woken by a push: it wakes on the next visit, at the branch head
 
 
 @dataclass(frozen=True)
@@ -96,6 +100,7 @@ class PushPlan:
 
 
 PINNED = "pinned to an approved commit (a fork's preview): a push never moves it"
+ASLEEP = "sleeping; wakes on the next visit, at the branch head"
 NO_CREDENTIAL = (
     "private repository and no lasting credential (--git-token-file or a GitHub App): "
     "left to the workflow's sync"
@@ -126,6 +131,8 @@ def plan_push(
     for env in matching(push, environments):
         if env.pinned:
             steps.append(Step(env, Outcome.SKIPPED, PINNED))
+        elif env.status is Status.SLEEPING:
+            steps.append(Step(env, Outcome.SLEEPING, ASLEEP))
         elif env.private and not have_token:
             steps.append(Step(env, Outcome.SKIPPED, NO_CREDENTIAL))
         else:
@@ -255,7 +262,59 @@ class Receiver:
         for step in plan.steps:
             if step.outcome is Outcome.SKIPPED:
                 logger.info("%s: skipped: %s", step.environment.environment, step.reason)
+            if step.outcome is Outcome.SLEEPING:
+                logger.info("%s: %s", step.environment.environment, step.reason)
+                self._report(replace(step.environment, commit=push.after), sha=push.after)
         return plan
+
+    def sleep_idle(self, *, now: datetime | None = None) -> list[str]:
+        """Put to sleep every preview without an open tab or a commit for its `sleep-after`
+        (its reloader's `activity`); returns their names."""
+        moment = now or datetime.now(UTC)
+        slept = []
+        for env in self.backend.list():
+            if env.status not in (Status.RUNNING, Status.APP_ERROR) or env.sleep_after is None:
+                continue
+            activity = self.backend.activity(env) or {}
+            if should_sleep(now=moment, sleep_after=env.sleep_after,
+                            viewers=activity.get("viewers"), active_at=activity.get("active_at")):  # fmt: skip
+                try:
+                    self.backend.sleep(env)
+                except PreviewError as exc:
+                    logger.warning("%s: could not put it to sleep: %s", env.environment, exc)
+                    continue
+                logger.info(
+                    "%s: asleep after %d s without a visitor or a commit",
+                    env.environment,
+                    env.sleep_after,
+                )
+                slept.append(env.environment)
+                self._report(replace(env, status=Status.SLEEPING), sha=env.commit or "")
+        return slept
+
+    def keep_sleeping_idle(self, *, every: float) -> threading.Thread:
+        """Look for idle previews every `every` seconds."""
+
+        def loop() -> None:
+            while True:
+                time.sleep(every)
+                try:
+                    self.sleep_idle()
+                except Exception:  # the loop must outlive one bad round
+                    logger.exception("looking for idle previews failed")
+
+        thread = threading.Thread(target=loop, daemon=True, name="sleep idle previews")
+        thread.start()
+        return thread
+
+    def wake(self, namespace: str, name: str) -> bool:
+        """Wake a sleeping preview (a visit reached the router's error page for it)."""
+        env = Environment(environment=name, url=None, commit=None, status=Status.SLEEPING,
+                          namespace=namespace)  # fmt: skip
+        woke = self.backend.wake(env)
+        if woke:
+            logger.info("%s: woken by a visit", name)
+        return woke
 
     def refresh_tokens(self) -> int:
         """Give every private preview a fresh token (its repository only, `contents: read`),
@@ -329,6 +388,9 @@ class Receiver:
             warn=lambda line: logger.warning("%s: %s", env.environment, line),
         )  # fmt: skip
         try:
+            if env.status is Status.SLEEPING:  # no new Deployment: the comment says it sleeps
+                reporter.succeeded(env)
+                return
             reporter.started(sha)
             if failure is not None:
                 reporter.failed(failure, commit=sha)
@@ -395,17 +457,36 @@ def create_app(receiver: Receiver) -> Starlette:
         kept = without_sign_in(request.headers.get("cookie", ""), names)
         return PlainTextResponse("ok", headers={"Cookie": kept} if kept else None)
 
+    async def wake(request: Request) -> Response:
+        """Traefik's `errors` Middleware for 503 of a sleeping preview (its chain, after the
+        sign-in): scale it up, and answer a page that reloads itself at the same URL, deep
+        links included."""
+        namespace, name = request.path_params["namespace"], request.path_params["environment"]
+        try:
+            await run_in_threadpool(receiver.wake, namespace, name)
+        except PreviewError as exc:
+            logger.warning("%s: could not wake it: %s", name, exc)
+            return PlainTextResponse("this preview cannot be woken now", status_code=503)
+        page = WAKING_PAGE.format(environment=html.escape(name))
+        return HTMLResponse(
+            page, status_code=503, headers={"Retry-After": "2", "Cache-Control": "no-store"}
+        )
+
     return Starlette(routes=[
         Route("/", deliver, methods=["POST"]), Route("/healthz", healthz),
+        Route(WAKE_PATH, wake, methods=["GET", "HEAD"]),
         Route("/access/collaborators/{owner}/{repo}", collaborators, methods=["GET"]),
         Route(STRIP_COOKIES_PATH, strip_cookies, methods=["GET"]),
     ])  # fmt: skip
 
 
-def serve(receiver: Receiver, *, host: str, port: int) -> None:
+def serve(receiver: Receiver, *, host: str, port: int, sleep_check: float | None = None) -> None:
+    """Serve until stopped; `sleep_check`: look for idle previews that often (None: never)."""
     import uvicorn
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     if receiver.app_tokens is not None:
         receiver.keep_tokens_fresh()
+    if sleep_check is not None:
+        receiver.keep_sleeping_idle(every=sleep_check)
     uvicorn.run(create_app(receiver), host=host, port=port, log_level="warning")

@@ -26,6 +26,7 @@ from .cookies import SIGN_IN_COOKIE, STRIP_COOKIES_PATH
 from .errors import InputError
 from .naming import labels_for
 from .reloader import contract
+from .sleeping import WAKE_PATH
 
 TEMPLATES = Path(__file__).parent / "templates"
 ANNOTATION_PREFIX = "streamlit-preview.dev/"
@@ -113,6 +114,9 @@ def annotations_for(settings: Settings, *, now: datetime | None = None) -> dict[
         annotations[ANNOTATION_PREFIX + "pinned"] = "true"
     if settings.git_token:
         annotations[ANNOTATION_PREFIX + "private"] = "true"
+    annotations[ANNOTATION_PREFIX + "sleep-after"] = (
+        str(settings.sleep_after) if settings.sleep_after else "never"
+    )
     if settings.ttl_seconds:
         expires = (now or datetime.now(UTC)) + timedelta(seconds=settings.ttl_seconds)
         annotations[ANNOTATION_PREFIX + "expires-at"] = expires.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -163,9 +167,29 @@ def _gateway_ref(settings: Settings) -> tuple[str, dict[str, str]]:
     return istio, parent
 
 
+@dataclass(frozen=True)
+class Waker:
+    """The receiver's waker, as the cluster declares it (`waker-*` in the defaults ConfigMap):
+    the Service a sleeping preview's `errors` Middleware sends a visit to (Traefik only)."""
+
+    service: str
+    namespace: str | None
+    port: int
+
+    @classmethod
+    def from_defaults(cls, data: dict[str, str]) -> Waker | None:
+        if not data.get("waker-service"):
+            return None
+        return cls(data["waker-service"], data.get("waker-namespace") or None,
+                   int(data.get("waker-port") or 80))  # fmt: skip
+
+
+WAKES_ON = ("ingress", "gateway-api")  # the routers whose Traefik Middlewares can wake
+
+
 def render_manifests(
     settings: Settings, *, webhook_key: str, now: datetime | None = None,
-    access: Access | None = None, sign_in: SignIn | None = None,
+    access: Access | None = None, sign_in: SignIn | None = None, waker: Waker | None = None,
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The environment's objects, Secret first (what the Deployment needs exists first), the
     access objects before the route that references them, the route last."""
@@ -216,14 +240,28 @@ def render_manifests(
         "service_host": f"{name}.{settings.namespace}.svc.cluster.local",
         "ingress_annotations": dict(annotations),
         "traefik_middleware": None,
+        "waker_service": None,  # set when the preview may sleep and wake (Traefik)
         "ephemeral_storage": settings.ephemeral_storage,
         "workspace_size": settings.workspace_size,
     }
     templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
     if settings.data_size:
         templates.insert(1, "pvc.yaml.j2")
-    if access is not None and access.protected:
+    protected = access is not None and access.protected
+    wakes = waker is not None and settings.sleep_after is not None and settings.router in WAKES_ON
+    if protected and (sign_in is None or sign_in.router is not SignInRouter.TRAEFIK):
+        wakes = False
+    if wakes and waker is not None:
+        context |= {
+            "waker_service": waker.service, "waker_namespace": waker.namespace,
+            "waker_port": waker.port, "protected": protected,
+            "waker_query": WAKE_PATH.format(namespace=settings.namespace, environment=name),
+        }  # fmt: skip
+        _reference_chain(settings, context)
+    if protected and access is not None:
         templates.append(_access_template(settings, access, sign_in, context))
+    if wakes:
+        templates.append("wake-traefik.yaml.j2")
     route = routers.BY_NAME[settings.router].template
     if route:
         templates.append(route)
@@ -233,6 +271,15 @@ def render_manifests(
         for document in yaml.load_all(_environment.get_template(t).render(context), Loader=_LOADER)
         if document
     ]
+
+
+def _reference_chain(settings: Settings, context: dict[str, Any]) -> None:
+    """The route references `<name>-access`, the preview's Traefik chain."""
+    context["traefik_middleware"] = f"{settings.environment}-access"
+    context["ingress_annotations"] = context["ingress_annotations"] | {
+        "traefik.ingress.kubernetes.io/router.middlewares":
+            f"{settings.namespace}-{settings.environment}-access@kubernetescrd",
+    }  # fmt: skip
 
 
 def _access_template(
@@ -274,10 +321,7 @@ def _access_template(
             + ("" if sign_in.cookie_name == SIGN_IN_COOKIE else f"?name={sign_in.cookie_name}"),
             "refused_page": REFUSED_PAGE, "traefik_middleware": f"{settings.environment}-access",
         }  # fmt: skip
-        context["ingress_annotations"] = context["ingress_annotations"] | {
-            "traefik.ingress.kubernetes.io/router.middlewares":
-                f"{settings.namespace}-{settings.environment}-access@kubernetescrd",
-        }  # fmt: skip
+        _reference_chain(settings, context)
         return routers.sign_in_template(sign_in.router)
     if sign_in.enforces != access.text:
         raise InputError(

@@ -98,7 +98,11 @@ class PullRequestReporter:
         self._comment(CommentState.BUILDING, None, commit=sha)
 
     def succeeded(self, env: Environment) -> None:
-        """It serves: ready, or an app error when the page shows an exception."""
+        """It serves: ready, or an app error when the page shows an exception; or it sleeps
+        (a push or a sync while asleep), and the next visit wakes it at the branch head."""
+        if env.status is Status.SLEEPING:
+            self._comment(CommentState.SLEEPING, env)
+            return
         if env.status is Status.APP_ERROR:
             self._status(CommentState.APP_ERROR, description=(env.app_error or "app error")[:140])
             self._comment(CommentState.APP_ERROR, env, detail="The preview runs, and its page shows an exception:",

@@ -38,6 +38,11 @@ class SetupStatus(TypedDict):
     tail: list[str] | None  # the signed detail only
 
 
+class ActivityStatus(TypedDict):
+    viewers: int | None  # open tabs at the last count (None: unknown)
+    active_at: str  # the last moment a tab was open, a commit came, or the reloader started
+
+
 class ReloaderStatus(TypedDict):
     commit: str | None
     branch: str
@@ -53,6 +58,7 @@ class ReloaderStatus(TypedDict):
     page: PageStatus
     notes: list[str]
     versions: dict[str, str | None]
+    activity: ActivityStatus
     streamlit: StreamlitStatus
 
 

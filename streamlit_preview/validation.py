@@ -43,6 +43,15 @@ def duration(name: str, value: str, *, allow_zero: bool = False) -> int:
     return seconds
 
 
+def sleep_after(name: str, value: str) -> int | None:
+    """`sleep-after`: a duration, or `never` (None)."""
+    if value.strip().lower() == "never":
+        return None
+    if not _DURATION.match(value.strip()):
+        raise InputError(name, f"expected a duration such as 30m or 2h, or never, got {value!r}")
+    return duration(name, value.strip())
+
+
 def boolean(name: str, value: str) -> bool:
     lowered = value.strip().lower()
     if lowered in ("true", "yes", "1", "on"):

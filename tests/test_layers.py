@@ -73,6 +73,7 @@ LAYERS = (
             "statusdoc",
             "cookies",
             "protection",
+            "sleeping",
         },
     ),
 )

@@ -66,10 +66,13 @@ from ..render import (
     GIT_TOKEN,
     KINDS,
     WEBHOOK_KEY,
+    Waker,
     annotations_for,
     render_manifests,
 )
 from ..signing import status_request_headers, sync_request
+from ..sleeping import ANNOTATION_SLEEP_AFTER, ANNOTATION_SLEEPING_SINCE, parse_sleep_after
+from ..statusdoc import as_status
 from .base import (
     describe_sync,
     raise_if_setup_failed,
@@ -205,8 +208,20 @@ class KubernetesBackend:
     def open(self, settings: Settings, *, progress: Progress) -> Environment:
         secret = self._read_secret(settings)
         self._check_owner(secret, settings)
-        plan = plan_open(settings, secret=secret, sign_in=self._sign_in())
+        waker = self._waker()
+        if settings.sleep_after is not None and waker is None:
+            progress(f"{settings.environment}: this cluster declares no waker (the chart's receiver "
+                     "on Traefik): it does not sleep")  # fmt: skip
+            settings = replace(settings, sleep_after=None)
+        plan = plan_open(settings, secret=secret, sign_in=self._sign_in(), waker=waker)
         self._carry_out(plan, settings, progress)
+        if ((secret or {}).get("metadata", {}).get("annotations") or {}).get(
+            ANNOTATION_SLEEPING_SINCE
+        ):
+            # `open` wakes a sleeping preview: the apply set one replica again.
+            self._merge_patch("Secret", settings.environment,
+                              {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: None}}})  # fmt: skip
+            progress(f"{settings.environment} was asleep: woken")
         self._wait_for_rollout(settings, progress)
         self._verify_protection(plan, settings, progress)
         commit = None
@@ -281,12 +296,27 @@ class KubernetesBackend:
         key = _webhook_key(secret)
         if key is None:
             return None
+        annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
+        if annotations.get(ANNOTATION_SLEEPING_SINCE):  # a sync never wakes it; a visit does
+            if settings.git_token:  # the wake clones with it
+                self._merge_patch(
+                    "Secret",
+                    settings.environment,
+                    {"data": {GIT_TOKEN: base64.b64encode(settings.git_token.encode()).decode()}},
+                )
+            progress(
+                f"{settings.environment} sleeps: it wakes on the next visit, at the branch head"
+            )
+            return Environment.for_settings(
+                settings, status=Status.SLEEPING, commit=settings.target.sha, namespace=self.namespace,
+                url=annotations.get(ANNOTATION_PREFIX + "url") or settings.url,
+                sleeping_since=parse_time(annotations.get(ANNOTATION_SLEEPING_SINCE)),
+            )  # fmt: skip
         if settings.git_token:
             self._refresh_git_token(settings, settings.git_token, progress)
         answer = self._sync_when_serving(settings, key, progress)
         progress(describe_sync(settings.environment, answer))
         self._extend_ttl(settings)
-        annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
         access = annotations.get(ANNOTATION_PREFIX + "access")
         synced = Environment.for_settings(
             settings, status=Status.RUNNING, commit=answer["commit"], namespace=self.namespace,
@@ -354,6 +384,15 @@ class KubernetesBackend:
         found = []
         for deployment in data.get("items", []):
             ready = (deployment.get("status") or {}).get("availableReplicas", 0) >= 1
+            if (deployment.get("spec") or {}).get("replicas", 1) == 0:
+                name = deployment["metadata"]["name"]
+                secret = self._get("Secret", name) or {}
+                since = ((secret.get("metadata") or {}).get("annotations") or {}).get(
+                    ANNOTATION_SLEEPING_SINCE
+                )
+                env = _environment_of(deployment, status=Status.SLEEPING)
+                found.append(replace(env, sleeping_since=parse_time(since)))
+                continue
             found.append(
                 _environment_of(deployment, status=Status.RUNNING if ready else Status.STARTING)
             )
@@ -458,17 +497,26 @@ class KubernetesBackend:
             if kind.prunable:
                 self._delete_labelled(kind.api, kind.kind, kind.plural, name, progress, keep=keep)
 
-    def cluster_defaults(self) -> dict[str, str]:
-        """What the cluster says previews in this namespace use when a workflow or a command
-        does not (`domain`, `router`, `gateway`): the chart's ConfigMap, or nothing."""
+    def _defaults_configmap(self) -> dict[str, str]:
         status, data = self._call(
             "GET", f"/api/v1/namespaces/{self.namespace}/configmaps/{DEFAULTS_CONFIGMAP}",
             allow=(403, 404),
         )  # fmt: skip
-        if status != 200:
-            return {}
-        found = (data or {}).get("data") or {}
-        return {key: str(found[key]) for key in CLUSTER_DEFAULTED if found.get(key)}
+        return (
+            {k: str(v) for k, v in ((data or {}).get("data") or {}).items()}
+            if status == 200
+            else {}
+        )
+
+    def _waker(self) -> Waker | None:
+        """The receiver's waker, where the cluster declares one (the chart on Traefik)."""
+        return Waker.from_defaults(self._defaults_configmap())
+
+    def cluster_defaults(self) -> dict[str, str]:
+        """What the cluster says previews in this namespace use when a workflow or a command
+        does not (`domain`, `router`, `gateway`): the chart's ConfigMap, or nothing."""
+        found = self._defaults_configmap()
+        return {key: found[key] for key in CLUSTER_DEFAULTED if found.get(key)}
 
     def _sign_in(self) -> SignIn | None:
         """The cluster's shared sign-in, from its ConfigMap; None where none is declared."""
@@ -650,6 +698,45 @@ class KubernetesBackend:
             raise SyncError(f"{name}: sync answered {response.status_code}")
         return data
 
+    def activity(self, environment: Environment) -> dict[str, Any] | None:
+        """The reloader's `activity` in `/status` (unsigned), at the pod itself."""
+        try:
+            address = self._control_address(environment.environment)
+            response = httpx.get(f"http://{address}/status", timeout=5)
+        except (httpx.HTTPError, PreviewError):
+            return None
+        status = as_status(_json(response.content)) if response.status_code == 200 else None
+        return dict(status["activity"]) if status and status.get("activity") else None
+
+    def sleep(self, environment: Environment) -> None:
+        """Zero replicas through the scale subresource (the receiver's only right on
+        Deployments besides reading them); the Secret says since when."""
+        name = environment.environment
+        self._scale(name, 0)
+        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+        self._merge_patch(
+            "Secret", name, {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: since}}}
+        )
+
+    def wake(self, environment: Environment) -> bool:
+        name = environment.environment
+        status, data = self._call("GET", self._scale_path(name), allow=(404,))
+        # A Scale omits `replicas` when it is zero.
+        if status == 404 or ((data or {}).get("spec") or {}).get("replicas", 0) != 0:
+            return False
+        self._scale(name, 1)
+        self._merge_patch(
+            "Secret", name, {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: None}}}
+        )
+        return True
+
+    def _scale_path(self, name: str) -> str:
+        return f"{_collection_path('apps/v1', 'deployments', self.namespace)}/{quote(name)}/scale"
+
+    def _scale(self, name: str, replicas: int) -> None:
+        self._call("PATCH", self._scale_path(name), body={"spec": {"replicas": replicas}},
+                   headers={"Content-Type": "application/merge-patch+json"})  # fmt: skip
+
     def store_git_token(self, environment: Environment, token: str) -> None:
         """Patch the preview's Secret: a pod that starts again (drain, eviction, spot node)
         mounts the fresh token instead of the job's dead one."""
@@ -732,8 +819,9 @@ class OpenPlan:
 
 
 def plan_open(
-    settings: Settings, *, secret: dict[str, Any] | None, sign_in: SignIn | None
-) -> OpenPlan:
+    settings: Settings, *, secret: dict[str, Any] | None, sign_in: SignIn | None,
+    waker: Waker | None = None,
+) -> OpenPlan:  # fmt: skip
     """The objects an open applies, from the settings and what the cluster already holds
     (the environment's Secret, the shared sign-in). No I/O."""
     annotations = ((secret or {}).get("metadata") or {}).get("annotations") or {}
@@ -748,7 +836,8 @@ def plan_open(
         owner_is_org=settings.target.owner_is_org,
     )  # fmt: skip
     key = _webhook_key(secret) or secrets.token_hex(32)
-    objects = render_manifests(settings, webhook_key=key, access=access, sign_in=sign_in)
+    objects = render_manifests(settings, webhook_key=key, access=access, sign_in=sign_in,
+                               waker=waker)  # fmt: skip
     previous_router = annotations.get(ANNOTATION_PREFIX + "router")
     return OpenPlan(objects, key, access, sign_in, new=secret is None,
                     prune=secret is not None or bool(previous_router))  # fmt: skip
@@ -834,6 +923,7 @@ def _environment_of(obj: dict[str, Any], *, status: Status) -> Environment:
         pinned=annotations.get(ANNOTATION_PREFIX + "pinned") == "true",
         private=annotations.get(ANNOTATION_PREFIX + "private") == "true",
         created_at=parse_time(meta.get("creationTimestamp")),
+        sleep_after=parse_sleep_after(annotations.get(ANNOTATION_SLEEP_AFTER)),
     )  # fmt: skip
 
 

@@ -26,6 +26,7 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -433,6 +434,17 @@ class LocalBackend:
             return environment
         settled = replace(environment, url=record.url, commit=commit, status=Status.RUNNING)
         return self._as_looked_at(record, settled, timeout=timeout)
+
+    # Local previews do not sleep: a process on this machine costs little, and no router
+    # stands in front of it to wake it.
+    def activity(self, environment: Environment) -> dict[str, Any] | None:
+        return None
+
+    def sleep(self, environment: Environment) -> None:
+        raise ServiceError(f"{environment.environment}: local previews do not sleep")
+
+    def wake(self, environment: Environment) -> bool:
+        return False
 
     def _send_sync(self, record: Record, sha: str | None, *, git_token: str | None = None) -> dict:
         try:

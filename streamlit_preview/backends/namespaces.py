@@ -9,6 +9,7 @@ across namespaces by itself: the identity needs rights in each one it is given, 
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 from ..config import Settings
 from ..environment import Backend, Environment, Progress
@@ -55,3 +56,12 @@ class AcrossNamespaces:
 
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         return self._of(environment.namespace).settle(environment, commit=commit, timeout=timeout)
+
+    def activity(self, environment: Environment) -> dict[str, Any] | None:
+        return self._of(environment.namespace).activity(environment)
+
+    def sleep(self, environment: Environment) -> None:
+        self._of(environment.namespace).sleep(environment)
+
+    def wake(self, environment: Environment) -> bool:
+        return self._of(environment.namespace).wake(environment)

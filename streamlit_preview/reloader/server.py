@@ -103,6 +103,7 @@ async def run(
 
         task.add_done_callback(finished)
         reloader._background.add(task)
+        reloader._background.add(asyncio.create_task(reloader.watch_activity()))
 
     app = build_app(reloader, on_startup=start_bootstrap)
     config = uvicorn.Config(

@@ -49,6 +49,7 @@ from .supervisor import StreamlitState, Supervisor
 logger = logging.getLogger(__name__)
 
 CLONE_RETRY_SECONDS = (1.0, 2.0, 5.0, 10.0, 30.0)
+ACTIVITY_POLL_SECONDS = 10.0  # how often open tabs are counted for /status's activity
 RESTART_WAIT_SECONDS = 30.0
 
 
@@ -129,6 +130,9 @@ class Reloader:
         self.phase = Phase.CLONING  # → INSTALLING → (SETUP) → STARTING → SERVING, or FAILED
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
+        # Activity, for sleeping: when someone last looked (an open tab) or a commit came.
+        self.active_at = _now()  # a start (a wake) counts as activity
+        self.viewers: int | None = None
         self.page = PageState()
         self.notes: list[str] = []  # what the author should know (e.g. an ignored packages.txt)
         self._check_task: asyncio.Task[None] | None = None
@@ -154,7 +158,7 @@ class Reloader:
                 logger.error("%s; retrying in %.0f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-        self.synced_at = _now()
+        self.synced_at = self.active_at = _now()
         self.errors.clone = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         self.phase = Phase.INSTALLING
@@ -283,7 +287,7 @@ class Reloader:
         if plan.install is Install.AFTER:  # it installs from paths of the new commit
             needs_restart = await self._install_requirements(self.checkout.read_file)
         self.commit = head
-        self.synced_at = _now()
+        self.synced_at = self.active_at = _now()
         if changes and watched(changes.paths, self.settings.setup_watch):
             await self._run_setup()
             needs_restart = True  # what setup made may be cached in the running app
@@ -511,6 +515,7 @@ class Reloader:
             "page": self.page.as_dict(detail=detail, redact=redact),
             "notes": self.notes,
             "versions": component_versions(self.environment.package_version("streamlit")),
+            "activity": {"viewers": self.viewers, "active_at": self.active_at},
             "streamlit": {
                 "state": sup.state,
                 "pid": sup.pid,
@@ -518,6 +523,16 @@ class Reloader:
                 "port": sup.options.port,
             },
         }
+
+    async def watch_activity(self, every: float = ACTIVITY_POLL_SECONDS) -> None:
+        """Count open tabs now and then: a preview with none and no commit for its
+        `sleep-after` may be put to sleep by the receiver (it reads `activity` in /status)."""
+        while True:
+            if self.supervisor.state is StreamlitState.RUNNING:
+                self.viewers = await self.supervisor.viewers()
+                if self.viewers:
+                    self.active_at = _now()
+            await asyncio.sleep(every)
 
     async def close(self) -> None:
         for task in list(self._background):
