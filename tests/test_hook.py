@@ -14,6 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime
 
 import pytest
 from starlette.testclient import TestClient
@@ -46,6 +47,9 @@ class FakeBackend:
     sync_seconds: float = 0.0
     name: str = "fake"
     stored: list[tuple[str, str]] = field(default_factory=list)  # store_git_token calls
+    activities: dict = field(default_factory=dict)  # environment -> its reloader's `activity`
+    asleep: list[str] = field(default_factory=list)
+    woken: list[tuple[str | None, str]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.hold.set()
@@ -72,6 +76,16 @@ class FakeBackend:
 
     def store_git_token(self, environment: Environment, token: str) -> None:
         self.stored.append((environment.environment, token))
+
+    def activity(self, environment: Environment) -> dict | None:
+        return self.activities.get(environment.environment)
+
+    def sleep(self, environment: Environment) -> None:
+        self.asleep.append(environment.environment)
+
+    def wake(self, environment: Environment) -> bool:
+        self.woken.append((environment.namespace, environment.environment))
+        return True
 
 
 def _post(client: TestClient, payload: dict, event: str = "push"):  # type: ignore[no-untyped-def]
@@ -142,6 +156,7 @@ def test_previews_of_one_push_sync_side_by_side():
         (preview(pinned=True), True, Outcome.SKIPPED, "pinned"),
         (preview(private=True), False, Outcome.SKIPPED, "workflow"),
         (preview(private=True), True, Outcome.STARTED, None),
+        (preview(status=Status.SLEEPING), True, Outcome.SLEEPING, "wakes on the next visit"),
     ],
 )
 def test_plan_push_says_what_moves_and_why_the_rest_does_not(env, have_token, outcome, reason):
@@ -228,3 +243,32 @@ def test_the_collaborator_check_admits_collaborators_only(github, tmp_path):
     asked = [p for _, p in github.fake.requests]
     assert "/repos/acme/shop/collaborators/passer-by" in asked
     assert not any(p.endswith("/permission") for p in asked)
+
+
+def test_only_previews_nobody_looked_at_for_their_sleep_after_go_to_sleep():
+    now = datetime(2026, 12, 7, 12, 0, tzinfo=UTC)
+    backend = FakeBackend([
+        preview(1, sleep_after=1800), preview(2, sleep_after=1800), preview(3, sleep_after=1800),
+        preview(4, sleep_after=None), preview(5, sleep_after=1800, status=Status.SLEEPING),
+        preview(6, sleep_after=1800),
+    ])  # fmt: skip
+    backend.activities = {
+        "acme-shop-pr-1": {"viewers": 0, "active_at": "2026-12-07T11:00:00Z"},  # idle an hour
+        "acme-shop-pr-2": {"viewers": 1, "active_at": "2026-12-07T11:00:00Z"},  # a tab is open
+        "acme-shop-pr-3": {"viewers": 0, "active_at": "2026-12-07T11:50:00Z"},  # 10 min only
+        "acme-shop-pr-4": {"viewers": 0, "active_at": "2026-12-07T00:00:00Z"},  # never sleeps
+        "acme-shop-pr-6": {"viewers": None, "active_at": "2026-12-07T00:00:00Z"},  # unknown
+    }
+    receiver = Receiver(SECRET, backend)  # type: ignore[arg-type]
+    assert receiver.sleep_idle(now=now) == ["acme-shop-pr-1"]
+    assert backend.asleep == ["acme-shop-pr-1"]
+
+
+def test_a_visit_to_a_sleeping_preview_wakes_it_and_gets_a_page_that_reloads_itself():
+    backend = FakeBackend()
+    client = TestClient(create_app(Receiver(SECRET, backend)))  # type: ignore[arg-type]
+    answer = client.get("/wake/preview-acme-app/acme-app-pr-7")
+    assert answer.status_code == 503  # Traefik keeps the status; the body is the page
+    assert backend.woken == [("preview-acme-app", "acme-app-pr-7")]
+    assert "location.reload()" in answer.text and "acme-app-pr-7" in answer.text
+    assert answer.headers["cache-control"] == "no-store"

@@ -39,13 +39,13 @@ def quiet(line: str) -> None:
     pass
 
 
-def test_open_costs_at_most_8_requests_before_the_wait(cluster, remote):
+def test_open_costs_at_most_9_requests_before_the_wait(cluster, remote):
     api, url = cluster
     kube = backend(url)
     kube._wait_for_rollout = lambda settings, progress: None  # count the open itself
     # check none: the look at the page polls /status for as long as the page takes (timing)
     lifecycle.open_environment(kube, settings(remote, check="none"), quiet)
-    assert kube.requests <= 8
+    assert kube.requests <= 9  # 8, and the cluster's defaults (is there a waker?)
     applies = [r for r in list(api) if str(r.method).upper().endswith("PATCH")]
     assert len(applies) == 4
     assert all(r.headers["Content-Type"] == "application/apply-patch+yaml" for r in applies)
