@@ -31,13 +31,20 @@ def parse_sleep_after(text: str | None) -> int | None:
 
 
 WAKING_PAGE = """<!doctype html>
-<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="2">
+<html><head><meta charset="utf-8"><meta http-equiv="refresh" content="5">
 <title>Waking the preview…</title>
 <style>body{{font-family:system-ui,sans-serif;margin:20vh auto;max-width:32rem;color:#31333f}}</style>
 </head><body>
 <h1>Waking the preview…</h1>
 <p>{environment} was asleep after a while without visitors. It is starting again at its
-branch's latest commit; this page reloads itself in a moment.</p>
-<script>setTimeout(function () {{ location.reload(); }}, 1500);</script>
+branch's latest commit; this page reloads itself as soon as it serves.</p>
+<script>
+// Ask again every 300 ms; reload as soon as the preview answers (no more 503).
+(function poll() {{
+  fetch(location.href, {{cache: "no-store", credentials: "include", redirect: "manual"}})
+    .then(function (r) {{ if (r.status !== 503) location.reload(); else setTimeout(poll, 300); }})
+    .catch(function () {{ setTimeout(poll, 500); }});
+}})();
+</script>
 </body></html>
 """
