@@ -289,7 +289,8 @@ class Receiver:
                     env.sleep_after,
                 )
                 slept.append(env.environment)
-                self._report(replace(env, status=Status.SLEEPING), sha=env.commit or "")
+                self._report(replace(env, status=Status.SLEEPING, sleeping_since=moment),
+                             sha=env.commit or "")  # fmt: skip
         return slept
 
     def keep_sleeping_idle(self, *, every: float) -> threading.Thread:

@@ -101,7 +101,12 @@ class PullRequestReporter:
         """It serves: ready, or an app error when the page shows an exception; or it sleeps
         (a push or a sync while asleep), and the next visit wakes it at the branch head."""
         if env.status is Status.SLEEPING:
-            self._comment(CommentState.SLEEPING, env)
+            since = (
+                env.sleeping_since.strftime("%Y-%m-%d %H:%M UTC") if env.sleeping_since else None
+            )
+            self._comment(
+                CommentState.SLEEPING, env, detail=f"Asleep since {since}." if since else None
+            )
             return
         if env.status is Status.APP_ERROR:
             self._status(CommentState.APP_ERROR, description=(env.app_error or "app error")[:140])

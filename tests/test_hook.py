@@ -271,5 +271,5 @@ def test_a_visit_to_a_sleeping_preview_wakes_it_and_gets_a_page_that_reloads_its
     assert answer.status_code == 503  # Traefik keeps the status; the body is the page
     assert backend.woken == [("preview-acme-app", "acme-app-pr-7")]
     assert "location.reload()" in answer.text and "acme-app-pr-7" in answer.text
-    assert "http-equiv=\"refresh\"" in answer.text  # without JavaScript too
+    assert 'http-equiv="refresh"' in answer.text  # without JavaScript too
     assert answer.headers["cache-control"] == "no-store"
