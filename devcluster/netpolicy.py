@@ -15,6 +15,7 @@ from the node; pods reaching the node are filtered like any egress.
 
 from __future__ import annotations
 
+import shlex
 import shutil
 import subprocess
 import time
@@ -55,12 +56,14 @@ def cleanup() -> None:
     if shutil.which("iptables") is None:
         return
     for line in _rules().splitlines():
+        words = shlex.split(line)  # the rules' comments hold spaces
+        jump = words[words.index("-j") + 1] if "-j" in words[:-1] else ""
         if (
-            line.startswith("-A ")
-            and "-j KUBE-ROUTER-" in line
-            and line.split()[1] in ("INPUT", "FORWARD", "OUTPUT")
+            words[:1] == ["-A"]
+            and words[1] in ("INPUT", "FORWARD", "OUTPUT")
+            and jump.startswith("KUBE-ROUTER-")
         ):
-            subprocess.run(["iptables", "-D", *line.split()[1:]], capture_output=True)
+            subprocess.run(["iptables", "-D", *words[1:]], capture_output=True)
     chains = [line[1:].split()[0] for line in _rules().splitlines()
               if line.startswith(":") and line[1:].startswith(_OURS)]  # fmt: skip
     for chain in chains:
