@@ -12,6 +12,7 @@ import base64
 import os
 import ssl
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -157,31 +158,56 @@ def reviewer_browser(edge, playwright_driver) -> Iterator:  # type: ignore[no-un
     browser.close()
 
 
-@pytest.fixture
-def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[no-untyped-def]
-    """(backend, open_preview(pr, **inputs)) on the edge's domain; all closed afterwards."""
+@contextmanager
+def previews_of(
+    backend,
+    *,
+    repo_url: str,
+    edge: dict[str, str],
+    image: str,  # type: ignore[no-untyped-def]
+    namespace: str = NAMESPACE,
+    kube: ClusterAccess | None = None,
+) -> Iterator:
+    """`open_preview(pr, repository="acme/shop", **inputs)` on the edge's domain, in
+    `namespace`; every preview it opened is closed afterwards (and, given `kube`, its pods
+    waited for until gone)."""
     from streamlit_preview import lifecycle
-    from streamlit_preview.backends.kubernetes import KubernetesBackend
     from streamlit_preview.config import build_settings, make_target
 
-    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
     opened = []
 
     def open_preview(pr: int, repository: str = "acme/shop", **inputs: str):  # type: ignore[no-untyped-def]
-        target = make_target(repository=repository, repo_url=node_git.url("remote.git"),
-                             branch="main", pr=pr, sha=None)  # fmt: skip
-        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image,
+        target = make_target(
+            repository=repository, repo_url=repo_url, branch="main", pr=pr, sha=None
+        )
+        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": image, "namespace": namespace,
                                    "wait-timeout": "3m"} | inputs, target)  # fmt: skip
         opened.append(settings)
         return settings, lifecycle.open_environment(backend, settings, lambda _: None)
 
-    yield backend, open_preview
-    for settings in opened:
-        lifecycle.close_environment(backend, settings, lambda _: None)
-    wait_pods_gone(kube, [s.environment for s in opened])
+    try:
+        yield open_preview
+    finally:
+        for settings in opened:
+            lifecycle.close_environment(backend, settings, lambda _: None)
+        if kube is not None:
+            wait_pods_gone(kube, [s.environment for s in opened], namespace=namespace)
 
 
-def wait_pods_gone(kube: ClusterAccess, environments: list[str], timeout: float = 90) -> None:
+@pytest.fixture
+def previews(node_git, kube, sa_kubeconfig, edge) -> Iterator:  # type: ignore[no-untyped-def]
+    """(backend, open_preview(pr, **inputs)) on the edge's domain; all closed afterwards."""
+    from streamlit_preview.backends.kubernetes import KubernetesBackend
+
+    backend = KubernetesBackend.connect(kubeconfig=sa_kubeconfig, namespace=NAMESPACE)
+    with previews_of(backend, repo_url=node_git.url("remote.git"), edge=edge, image=kube.image,
+                     kube=kube) as open_preview:  # fmt: skip
+        yield backend, open_preview
+
+
+def wait_pods_gone(
+    kube: ClusterAccess, environments: list[str], timeout: float = 90, namespace: str = NAMESPACE
+) -> None:
     """After a close: wait until the environments' pods are gone, not only deleted, so the
     next test that reuses a name finds none of them terminating."""
     import time
@@ -192,7 +218,7 @@ def wait_pods_gone(kube: ClusterAccess, environments: list[str], timeout: float 
             while (
                 time.monotonic() < deadline
                 and client.get(
-                    f"/api/v1/namespaces/{NAMESPACE}/pods",
+                    f"/api/v1/namespaces/{namespace}/pods",
                     params={"labelSelector": f"app.kubernetes.io/instance={name}"},
                 ).json()["items"]
             ):

@@ -11,9 +11,8 @@ import pytest
 
 from devcluster import binaries
 from devcluster.chart import RECEIVER_RELEASE, receiver_release
-from streamlit_preview import lifecycle
 from streamlit_preview.backends.kubernetes import KubernetesBackend
-from streamlit_preview.config import build_settings, make_target
+from tests.cluster.conftest import previews_of
 from tests.cluster.test_edge import APP
 from tests.fixtures.edge import router_client, wait_for_route
 from tests.fixtures.webhooks import delivery, push_payload
@@ -37,19 +36,9 @@ def receiver(kube, edge):  # type: ignore[no-untyped-def]
 def previews(node_git, kube, edge):  # type: ignore[no-untyped-def]
     """(backend, open_preview) in the release's namespace for acme/shop."""
     backend = KubernetesBackend.connect(kubeconfig=kube.admin_kubeconfig, namespace=PREVIEWS)
-    opened = []
-
-    def open_preview(pr: int, **inputs: str):  # type: ignore[no-untyped-def]
-        target = make_target(repository="acme/shop", repo_url=node_git.url("remote.git"),
-                             branch="main", pr=pr, sha=None)  # fmt: skip
-        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image, "namespace": PREVIEWS,
-                                   "wait-timeout": "3m"} | inputs, target)  # fmt: skip
-        opened.append(settings)
-        return settings, lifecycle.open_environment(backend, settings, lambda _: None)
-
-    yield backend, open_preview
-    for settings in opened:
-        lifecycle.close_environment(backend, settings, lambda _: None)
+    with previews_of(backend, repo_url=node_git.url("remote.git"), edge=edge, image=kube.image,
+                     namespace=PREVIEWS) as open_preview:  # fmt: skip
+        yield backend, open_preview
 
 
 def test_a_push_reaches_the_tab_through_the_receiver_pod(

@@ -17,6 +17,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
+from contextlib import ExitStack
 from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
@@ -27,7 +28,7 @@ from devcluster.controlplane import API_PORT
 from devcluster.signin import PORT as SIGN_IN_PORT
 from streamlit_preview import lifecycle
 from streamlit_preview.backends.kubernetes import KubernetesBackend
-from streamlit_preview.config import build_settings, make_target
+from tests.cluster.conftest import previews_of
 from tests.cluster.test_edge import APP
 from tests.fixtures.edge import router_client, wait_for_route
 
@@ -80,25 +81,20 @@ def two_previews(kube, edge, node_git, remote):  # type: ignore[no-untyped-def]
     """A public preview of acme/app and one of acme/other, each in its repository's namespace."""
     remote.commit({"streamlit_app.py": APP.format(n=1)})
     namespaces = dict(pair.split("=", 1) for pair in edge["PREVIEW_NAMESPACES"].split(","))
-    opened = []
-    for repository in ("acme/app", "acme/other"):
-        backend = KubernetesBackend.connect(
-            kubeconfig=kube.admin_kubeconfig, namespace=namespaces[repository]
-        )
-        target = make_target(
-            repository=repository,
-            repo_url=node_git.url("remote.git"),
-            branch="main",
-            pr=51,
-            sha=None,
-        )
-        settings = build_settings({"domain": edge["PREVIEW_DOMAIN"], "image": kube.image, "router": "ingress",
-                                   "access": "public", "namespace": namespaces[repository], "wait-timeout": "3m"}, target)  # fmt: skip
-        env = lifecycle.open_environment(backend, settings, lambda _: None)
-        opened.append((backend, settings, env))
-    yield opened
-    for backend, settings, _ in opened:
-        lifecycle.close_environment(backend, settings, lambda _: None)
+    with ExitStack() as stack:
+        opened = []
+        for repository in ("acme/app", "acme/other"):
+            backend = KubernetesBackend.connect(
+                kubeconfig=kube.admin_kubeconfig, namespace=namespaces[repository]
+            )
+            open_preview = stack.enter_context(previews_of(
+                backend, repo_url=node_git.url("remote.git"), edge=edge, image=kube.image,
+                namespace=namespaces[repository], kube=kube))  # fmt: skip
+            settings, env = open_preview(
+                51, repository=repository, router="ingress", access="public"
+            )
+            opened.append((backend, settings, env))
+        yield opened
 
 
 def _pod_ip(kube, settings) -> str:  # type: ignore[no-untyped-def]
