@@ -196,9 +196,15 @@ def _run_image(
         check=True,
     ).stdout.strip()
     try:
-        return subprocess.run(
-            [*command, container, "--", *args], capture_output=True, text=True, timeout=120
-        )
+        for _ in range(2):
+            result = subprocess.run(
+                [*command, container, "--", *args], capture_output=True, text=True, timeout=120
+            )
+            # buildah's chroot runner itself failed before the command ran (seen once in a
+            # CI run: it could not seal its own memfd copy): run the command again, once.
+            if "sealing memfd copy" not in result.stderr:
+                break
+        return result
     finally:
         subprocess.run(["buildah", "rm", container], capture_output=True)
 
