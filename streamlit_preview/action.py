@@ -75,7 +75,8 @@ def _mask_kubeconfig(runner: Runner, text: str) -> None:
 def connect(settings: Settings) -> Backend:
     from .backends.kubernetes import KubernetesBackend
 
-    return KubernetesBackend.connect(kubeconfig=settings.kubeconfig, namespace=settings.namespace)
+    return KubernetesBackend.connect(kubeconfig=settings.kubeconfig, namespace=settings.namespace,
+                                     renew=settings.token_renewal)  # fmt: skip
 
 
 def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> int:
@@ -103,9 +104,10 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
         return 0
     from .backends.kubernetes import cluster_credential, with_defaults_of
 
-    kubeconfig = cluster_credential(inputs, runner.environ, mask=runner.mask)
-    inputs = with_defaults_of(inputs, kubeconfig)
-    settings = replace(settings_for(target, decision, inputs, token), kubeconfig=kubeconfig)
+    kubeconfig, renew = cluster_credential(inputs, runner.environ, mask=runner.mask)
+    inputs = with_defaults_of(inputs, kubeconfig, renew)
+    settings = replace(settings_for(target, decision, inputs, token), kubeconfig=kubeconfig,
+                       token_renewal=renew)  # fmt: skip
     if isinstance(decision, Open) and decision.approved_by is not None:
         _check_approver(settings, decision.approved_by, client)
     backend = connect(settings)

@@ -279,17 +279,17 @@ def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     # sync of an existing preview reads its host from the preview itself.
     needs_route = (args.backend == "kubernetes" and mode == "open") or args.command == "render"
     inputs = _inputs_from(args) | {"mode": mode}
-    kubeconfig = None
+    kubeconfig, renew = None, None
     if args.backend == "kubernetes":  # the cluster's credential, and its defaults
         from .backends.kubernetes import cluster_credential, with_defaults_of
 
-        kubeconfig = cluster_credential(inputs, os.environ, mask=lambda _: None)
-        inputs = with_defaults_of(inputs, kubeconfig)
+        kubeconfig, renew = cluster_credential(inputs, os.environ, mask=lambda _: None)
+        inputs = with_defaults_of(inputs, kubeconfig, renew)
     settings = build_settings(
         inputs, target, label=_flag,
         needs_route=needs_route, git_token=os.environ.get("GITHUB_TOKEN") or None,
     )  # fmt: skip
-    return replace(settings, kubeconfig=kubeconfig)
+    return replace(settings, kubeconfig=kubeconfig, token_renewal=renew)
 
 
 def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> Backend:
@@ -312,7 +312,8 @@ def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> 
                 each: KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=each)
                 for each in namespaces
             })  # fmt: skip
-        return KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace)
+        renew = settings.token_renewal if settings else None
+        return KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace, renew=renew)
     from .backends.local import LocalBackend
 
     return LocalBackend(args.state_dir)

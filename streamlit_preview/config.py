@@ -156,6 +156,8 @@ class Settings:
     cluster_ca: str | None = None  # PEM
     oidc_audience: str = "streamlit-preview"
     sleep_after: int | None = None  # seconds without a viewer or a commit; None: never sleeps
+    # A fresh cluster token (the workflow's OIDC one), for runs that outlive the first.
+    token_renewal: Callable[[], str] | None = field(default=None, repr=False, compare=False)
 
     @property
     def host(self) -> str | None:

@@ -13,6 +13,7 @@ chart binds to the repository's namespace only.
 from __future__ import annotations
 
 import base64
+import json
 from collections.abc import Mapping
 from urllib.parse import urlencode
 
@@ -47,6 +48,20 @@ def request_token(environ: Mapping[str, str], audience: str, *, timeout: float =
     if not isinstance(value, str) or value.count(".") != 2:
         raise ServiceError("GitHub's OIDC token service answered something that is not a JWT")
     return value
+
+
+RENEW_MARGIN_SECONDS = 60.0  # a token this close to its expiry is replaced before a request
+
+
+def expires_soon(token: str, *, now: float, margin: float = RENEW_MARGIN_SECONDS) -> bool:
+    """Whether the JWT `token` (its `exp`, read without checking the signature: the API server
+    checks it) expires within `margin` seconds; False when it says no expiry."""
+    try:
+        payload = token.split(".")[1]
+        claims = json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)))
+        return float(claims["exp"]) - now < margin
+    except (IndexError, ValueError, KeyError, TypeError):
+        return False
 
 
 def kubeconfig(*, server: str, ca_pem: str | None, token: str, namespace: str) -> dict:

@@ -120,8 +120,12 @@ class KubernetesBackend:
         self.requests = 0  # API requests made, for benchmarks and tests
 
     @classmethod
-    def connect(cls, *, kubeconfig: dict | None, namespace: str) -> KubernetesBackend:
-        """Kubeconfig from the input, else in-cluster, else `KUBECONFIG` / ~/.kube/config."""
+    def connect(
+        cls, *, kubeconfig: dict | None, namespace: str, renew: Callable[[], str] | None = None
+    ) -> KubernetesBackend:
+        """Kubeconfig from the input, else in-cluster, else `KUBECONFIG` / ~/.kube/config.
+        `renew`: a fresh bearer token (the workflow's OIDC token), asked before a request when
+        the current one is about to expire (a long run outlives GitHub's short tokens)."""
         configuration = kubernetes.client.Configuration()
         try:
             if kubeconfig is not None:
@@ -139,6 +143,8 @@ class KubernetesBackend:
         except (ConfigException, OSError, TypeError, KeyError, ValueError) as exc:
             raise InputError("kubeconfig", f"cannot load it: {exc}") from None
         configuration.retries = 3
+        if renew is not None:
+            configuration.refresh_api_key_hook = _renewing(renew)  # type: ignore[assignment]
         return cls(kubernetes.client.ApiClient(configuration), namespace=namespace)
 
     # -- HTTP ---------------------------------------------------------------------------
@@ -847,6 +853,18 @@ class PodNotServingError(SyncError):
     """The API server could not reach a ready pod behind the Service (502/503): wait and retry."""
 
 
+def _renewing(renew: Callable[[], str]) -> Callable[[kubernetes.client.Configuration], None]:
+    """A hook the client calls before each request (the kubeconfig loader's own only
+    reloads the same token): the token is replaced shortly before it expires."""
+
+    def refresh(configuration: kubernetes.client.Configuration) -> None:
+        current = configuration.api_key.get("BearerToken", "").removeprefix("Bearer ")
+        if oidc.expires_soon(current, now=time.time()):
+            configuration.api_key["BearerToken"] = f"Bearer {renew()}"
+
+    return refresh
+
+
 def _anonymous_gets_the_app(url: str, progress: Progress) -> str | None:
     """One request without credentials through the route: None unless it got the app."""
     try:
@@ -941,31 +959,39 @@ def _parse_time(text: str | None) -> datetime | None:
 
 def cluster_credential(
     inputs: Mapping[str, str], environ: Mapping[str, str], *, mask: Callable[[str], None]
-) -> dict | None:
+) -> tuple[dict | None, Callable[[], str] | None]:
     """The cluster credential: the `kubeconfig` input, else (with `cluster-url`) a kubeconfig
-    around the workflow's OIDC token, else None (in-cluster config, then $KUBECONFIG)."""
+    around the workflow's OIDC token, with how to get a fresh one; else None (in-cluster
+    config, then $KUBECONFIG)."""
     if inputs.get("kubeconfig", "").strip():
-        return parse_kubeconfig("kubeconfig", inputs["kubeconfig"])
+        return parse_kubeconfig("kubeconfig", inputs["kubeconfig"]), None
     if not inputs.get("cluster-url", "").strip():
-        return None
+        return None, None
     server = check.api_server_url("cluster-url", inputs["cluster-url"])
     ca = check.ca_pem("cluster-ca", inputs["cluster-ca"]) if inputs.get("cluster-ca") else None
     audience = check.audience(
         "oidc-audience", inputs.get("oidc-audience") or DEFAULTS["oidc-audience"]
     )
-    token = oidc.request_token(environ, audience)
-    mask(token)
+
+    def fresh_token() -> str:
+        token = oidc.request_token(environ, audience)
+        mask(token)
+        return token
+
     namespace = inputs.get("namespace") or DEFAULTS["namespace"]
-    return oidc.kubeconfig(server=server, ca_pem=ca, token=token, namespace=namespace)
+    kubeconfig = oidc.kubeconfig(server=server, ca_pem=ca, token=fresh_token(), namespace=namespace)
+    return kubeconfig, fresh_token
 
 
-def with_defaults_of(inputs: dict[str, str], kubeconfig: dict | None) -> dict[str, str]:
+def with_defaults_of(
+    inputs: dict[str, str], kubeconfig: dict | None, renew: Callable[[], str] | None = None
+) -> dict[str, str]:
     """`inputs` with the cluster's defaults (domain, router, gateway) where they are empty."""
     if not needs_cluster_defaults(inputs):
         return inputs
     namespace = inputs.get("namespace") or DEFAULTS["namespace"]
     try:
-        backend = KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace)
+        backend = KubernetesBackend.connect(kubeconfig=kubeconfig, namespace=namespace, renew=renew)
         found = backend.cluster_defaults()
     except InputError:  # no cluster credential at all: the settings say what is missing
         return inputs

@@ -82,3 +82,41 @@ def test_a_failed_first_open_leaves_nothing_half_made(cluster, remote):
         lifecycle.open_environment(backend(url), settings(remote, router="istio"), quiet)
     assert "virtualservices" in str(caught.value) and "404" in str(caught.value)
     assert api.store == {} and api.pods == {}
+
+
+def _jwt(expires_in: float) -> str:
+    import base64
+    import json
+    import time
+
+    def part(data: dict) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part({'exp': time.time() + expires_in})}.c2ln"
+
+
+def test_a_workflow_token_about_to_expire_is_renewed_before_the_request(cluster):
+    api, url = cluster
+    fresh = _jwt(600)
+    asked: list[str] = []
+
+    def renew() -> str:
+        asked.append(fresh)
+        return fresh
+
+    kube = KubernetesBackend.connect(
+        kubeconfig=kubeconfig_for(url, token=_jwt(30)), namespace="previews", renew=renew
+    )
+    kube.list()
+    kube.list()
+    assert asked == [fresh]  # once: the fresh one lasts
+    assert list(api)[-1].headers["Authorization"] == f"Bearer {fresh}"
+
+
+def test_a_lasting_token_is_kept(cluster):
+    api, url = cluster
+    lasting = _jwt(3600)
+    kube = KubernetesBackend.connect(kubeconfig=kubeconfig_for(url, token=lasting),
+                                     namespace="previews", renew=lambda: "never asked")  # fmt: skip
+    kube.list()
+    assert list(api)[-1].headers["Authorization"] == f"Bearer {lasting}"
