@@ -264,7 +264,12 @@ class Receiver:
                 logger.info("%s: skipped: %s", step.environment.environment, step.reason)
             if step.outcome is Outcome.SLEEPING:
                 logger.info("%s: %s", step.environment.environment, step.reason)
-                self._report(replace(step.environment, commit=push.after), sha=push.after)
+            if step.outcome is Outcome.SLEEPING and self.app_tokens is not None:
+                # The comment says so, after the answer: GitHub waits 10 s for it, not for us.
+                threading.Thread(
+                    target=self._report, args=(replace(step.environment, commit=push.after),),
+                    kwargs={"sha": push.after}, daemon=True, name="report a sleeping preview",
+                ).start()  # fmt: skip
         return plan
 
     def sleep_idle(self, *, now: datetime | None = None) -> list[str]:

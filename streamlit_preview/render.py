@@ -26,7 +26,7 @@ from .cookies import SIGN_IN_COOKIE, STRIP_COOKIES_PATH
 from .errors import InputError
 from .naming import labels_for
 from .reloader import contract
-from .sleeping import WAKE_PATH
+from .sleeping import ANNOTATION_SLEEP_AFTER, WAKE_PATH
 
 TEMPLATES = Path(__file__).parent / "templates"
 ANNOTATION_PREFIX = "streamlit-preview.dev/"
@@ -114,7 +114,7 @@ def annotations_for(settings: Settings, *, now: datetime | None = None) -> dict[
         annotations[ANNOTATION_PREFIX + "pinned"] = "true"
     if settings.git_token:
         annotations[ANNOTATION_PREFIX + "private"] = "true"
-    annotations[ANNOTATION_PREFIX + "sleep-after"] = (
+    annotations[ANNOTATION_SLEEP_AFTER] = (
         str(settings.sleep_after) if settings.sleep_after else "never"
     )
     if settings.ttl_seconds:
@@ -319,7 +319,7 @@ def _access_template(
             "sign_in_service_namespace": sign_in.service_namespace,
             "strip_cookies_address": f"{sign_in.cookie_filter}{STRIP_COOKIES_PATH}"
             + ("" if sign_in.cookie_name == SIGN_IN_COOKIE else f"?name={sign_in.cookie_name}"),
-            "refused_page": REFUSED_PAGE, "traefik_middleware": f"{settings.environment}-access",
+            "refused_page": REFUSED_PAGE,
         }  # fmt: skip
         _reference_chain(settings, context)
         return routers.sign_in_template(sign_in.router)

@@ -225,8 +225,7 @@ class KubernetesBackend:
             ANNOTATION_SLEEPING_SINCE
         ):
             # `open` wakes a sleeping preview: the apply set one replica again.
-            self._merge_patch("Secret", settings.environment,
-                              {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: None}}})  # fmt: skip
+            self._mark_sleeping(settings.environment, since=None)
             progress(f"{settings.environment} was asleep: woken")
         self._wait_for_rollout(settings, progress)
         self._verify_protection(plan, settings, progress)
@@ -305,11 +304,7 @@ class KubernetesBackend:
         annotations = (secret or {}).get("metadata", {}).get("annotations") or {}
         if annotations.get(ANNOTATION_SLEEPING_SINCE):  # a sync never wakes it; a visit does
             if settings.git_token:  # the wake clones with it
-                self._merge_patch(
-                    "Secret",
-                    settings.environment,
-                    {"data": {GIT_TOKEN: base64.b64encode(settings.git_token.encode()).decode()}},
-                )
+                self._put_git_token(settings.environment, settings.git_token)
             progress(
                 f"{settings.environment} sleeps: it wakes on the next visit, at the branch head"
             )
@@ -468,8 +463,7 @@ class KubernetesBackend:
         """Put the job's fresh token in the Secret first: a pod that starts again (or never
         cloned: its first clone was refused) reads it from there. A pod stuck on a refused
         clone is replaced now instead of at its next back-off."""
-        encoded = base64.b64encode(token.encode()).decode()
-        self._merge_patch("Secret", settings.environment, {"data": {GIT_TOKEN: encoded}})
+        self._put_git_token(settings.environment, token)
         pods = self._pods(settings.environment)
         stuck = _termination_messages(pods) or [
             r for r in _waiting_reasons(pods) if r.startswith("CrashLoopBackOff")
@@ -719,10 +713,7 @@ class KubernetesBackend:
         Deployments besides reading them); the Secret says since when."""
         name = environment.environment
         self._scale(name, 0)
-        since = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-        self._merge_patch(
-            "Secret", name, {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: since}}}
-        )
+        self._mark_sleeping(name, since=datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"))
 
     def wake(self, environment: Environment) -> bool:
         name = environment.environment
@@ -731,10 +722,13 @@ class KubernetesBackend:
         if status == 404 or ((data or {}).get("spec") or {}).get("replicas", 0) != 0:
             return False
         self._scale(name, 1)
-        self._merge_patch(
-            "Secret", name, {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: None}}}
-        )
+        self._mark_sleeping(name, since=None)
         return True
+
+    def _mark_sleeping(self, name: str, *, since: str | None) -> None:
+        """The Secret says since when the preview sleeps (`None`: it is awake)."""
+        patch = {"metadata": {"annotations": {ANNOTATION_SLEEPING_SINCE: since}}}
+        self._merge_patch("Secret", name, patch)
 
     def _scale_path(self, name: str) -> str:
         return f"{_collection_path('apps/v1', 'deployments', self.namespace)}/{quote(name)}/scale"
@@ -746,8 +740,11 @@ class KubernetesBackend:
     def store_git_token(self, environment: Environment, token: str) -> None:
         """Patch the preview's Secret: a pod that starts again (drain, eviction, spot node)
         mounts the fresh token instead of the job's dead one."""
+        self._put_git_token(environment.environment, token)
+
+    def _put_git_token(self, name: str, token: str) -> None:
         encoded = base64.b64encode(token.encode()).decode()
-        self._merge_patch("Secret", environment.environment, {"data": {GIT_TOKEN: encoded}})
+        self._merge_patch("Secret", name, {"data": {GIT_TOKEN: encoded}})
 
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         """At the pod itself, as `sync_to` (the receiver runs in the cluster)."""
