@@ -10,7 +10,6 @@ policies, the cleanup job, the sign-in's Service and route) is the chart's own.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
 from collections.abc import Iterator
@@ -56,27 +55,32 @@ def values(*, domain: str, sign_in: str, receiver: str) -> dict:
     }
 
 
-def helm(plane: ControlPlane, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-    """Run helm against the cluster, its caches and config kept in the cluster's state."""
-    home = plane.state / "helm"
-    env = os.environ | {
-        "KUBECONFIG": str(plane.kubeconfig_path),
+def run_helm(
+    kubeconfig: Path, home: Path, *args: str, check: bool = False
+) -> subprocess.CompletedProcess:
+    """The cached helm against the cluster of `kubeconfig`, its caches and config under
+    `home` (nothing of the machine's own)."""
+    env = {
+        "KUBECONFIG": str(kubeconfig), "HOME": str(home), "PATH": "/usr/bin:/bin",
         "HELM_CACHE_HOME": str(home / "cache"), "HELM_CONFIG_HOME": str(home / "config"),
         "HELM_DATA_HOME": str(home / "data"),
     }  # fmt: skip
     program = binaries.build(["helm"])["helm"]
-    answer = subprocess.run([str(program), *args], env=env, capture_output=True, text=True)
+    answer = subprocess.run(
+        [str(program), *args], env=env, capture_output=True, text=True, timeout=300
+    )
     if check and answer.returncode != 0:
         raise RuntimeError(f"helm {' '.join(args[:2])} failed: {answer.stderr.strip()}")
     return answer
 
 
 def install(plane: ControlPlane, chart_values: dict) -> None:
-    path = plane.state / "helm" / "values.yaml"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(yaml.safe_dump(chart_values))
-    helm(plane, "upgrade", "--install", RELEASE, str(CHART), "--namespace", PLATFORM_NAMESPACE,
-         "--create-namespace", "--values", str(path), "--wait", "--timeout", "2m")  # fmt: skip
+    home = plane.state / "helm"
+    home.mkdir(parents=True, exist_ok=True)
+    (home / "values.yaml").write_text(yaml.safe_dump(chart_values))
+    run_helm(plane.kubeconfig_path, home, "upgrade", "--install", RELEASE, str(CHART),
+             "--namespace", PLATFORM_NAMESPACE, "--create-namespace",
+             "--values", str(home / "values.yaml"), "--wait", "--timeout", "2m", check=True)  # fmt: skip
 
 
 def namespaces_export() -> str:
@@ -103,19 +107,15 @@ def receiver_release(
         home = Path(folder)
         (home / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
         (home / "values.yaml").write_text(yaml.safe_dump(chart_values))
-        env = {"KUBECONFIG": str(home / "kubeconfig"), "HOME": folder, "PATH": "/usr/bin:/bin"}
-        program = str(binaries.build(["helm"])["helm"])
 
         def helm(*args: str) -> subprocess.CompletedProcess:
-            return subprocess.run(
-                [program, *args], env=env, capture_output=True, text=True, timeout=300
-            )
+            return run_helm(home / "kubeconfig", home, *args)
 
-        secret_doc = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": system}}
+        namespace = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": system}}
         from devcluster.cluster import apply, client_for
 
         with client_for(kubeconfig) as admin:
-            apply(admin, [secret_doc, {"apiVersion": "v1", "kind": "Secret",
+            apply(admin, [namespace, {"apiVersion": "v1", "kind": "Secret",
                                        "metadata": {"name": "streamlit-preview-hook", "namespace": system},
                                        "stringData": {"webhook-secret": secret.decode()}}])  # fmt: skip
         installed = helm("install", release, str(CHART), "-n", system, "-f", str(home / "values.yaml"),

@@ -8,9 +8,7 @@ for it. tests/cluster/test_boundaries.py signs in with the workflow's OIDC token
 
 from __future__ import annotations
 
-import base64
 import os
-import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -51,12 +49,11 @@ class ClusterAccess:
         self.admin_token = kubeconfig["users"][0]["user"]["token"]
         self.ca_data = cluster["certificate-authority-data"]
 
-    def _ca_file(self) -> ssl.SSLContext:
-        return ssl.create_default_context(cadata=base64.b64decode(self.ca_data).decode())
-
     def client(self, token: str | None = None) -> httpx.Client:
-        return httpx.Client(base_url=self.server, verify=self._ca_file(), timeout=30,
-                            headers={"Authorization": f"Bearer {token or self.admin_token}"})  # fmt: skip
+        """The API server as the admin, or as the holder of `token`."""
+        from devcluster.cluster import client_for
+
+        return client_for(self.admin_kubeconfig, token)
 
     def kubeconfig(self, token: str) -> dict:
         return {

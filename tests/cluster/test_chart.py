@@ -5,13 +5,13 @@ so every other cluster test runs on what it installs."""
 
 from __future__ import annotations
 
-import subprocess
 import time
 
 import pytest
 import yaml
 
 from devcluster import binaries
+from devcluster.chart import run_helm
 from devcluster.cluster import CLUSTER_SCOPED, object_path
 from tests.fixtures.processes import ROOT
 
@@ -26,18 +26,8 @@ def helm(kube, tmp_path_factory):  # type: ignore[no-untyped-def]
     if not program.exists():
         pytest.skip("helm is not built (scripts/cluster build)")
     home = tmp_path_factory.mktemp("helm")
-    kubeconfig = home / "kubeconfig"
-    kubeconfig.write_text(yaml.safe_dump(kube.admin_kubeconfig))
-    env = {"KUBECONFIG": str(kubeconfig), "HELM_CACHE_HOME": str(home / "cache"),
-           "HELM_CONFIG_HOME": str(home / "config"), "HELM_DATA_HOME": str(home / "data"),
-           "PATH": "/usr/bin:/bin", "HOME": str(home)}  # fmt: skip
-
-    def run(*args: str) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [str(program), *args], env=env, capture_output=True, text=True, timeout=300
-        )
-
-    return run
+    (home / "kubeconfig").write_text(yaml.safe_dump(kube.admin_kubeconfig))
+    return lambda *args: run_helm(home / "kubeconfig", home, *args)
 
 
 def test_every_ci_values_file_renders_objects_the_api_server_accepts(helm, kube):
