@@ -283,7 +283,7 @@ def settings_from(args: argparse.Namespace, mode: str) -> Settings:
     if args.backend == "kubernetes":  # the cluster's credential, and its defaults
         from .backends.kubernetes import cluster_credential, with_defaults_of
 
-        kubeconfig, renew = cluster_credential(inputs, os.environ, mask=lambda _: None)
+        kubeconfig, renew = cluster_credential(inputs, os.environ, mask=lambda _: None, label=_flag)
         inputs = with_defaults_of(inputs, kubeconfig, renew)
     settings = build_settings(
         inputs, target, label=_flag,

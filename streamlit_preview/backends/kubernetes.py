@@ -955,19 +955,24 @@ def _parse_time(text: str | None) -> datetime | None:
 
 
 def cluster_credential(
-    inputs: Mapping[str, str], environ: Mapping[str, str], *, mask: Callable[[str], None]
-) -> tuple[dict | None, Callable[[], str] | None]:
+    inputs: Mapping[str, str], environ: Mapping[str, str], *, mask: Callable[[str], None],
+    label: Callable[[str], str] = lambda name: name,
+) -> tuple[dict | None, Callable[[], str] | None]:  # fmt: skip
     """The cluster credential: the `kubeconfig` input, else (with `cluster-url`) a kubeconfig
     around the workflow's OIDC token, with how to get a fresh one; else None (in-cluster
-    config, then $KUBECONFIG)."""
+    config, then $KUBECONFIG). `label` names an input in errors (the CLI's flags)."""
     if inputs.get("kubeconfig", "").strip():
-        return parse_kubeconfig("kubeconfig", inputs["kubeconfig"]), None
+        return parse_kubeconfig(label("kubeconfig"), inputs["kubeconfig"]), None
     if not inputs.get("cluster-url", "").strip():
         return None, None
-    server = check.api_server_url("cluster-url", inputs["cluster-url"])
-    ca = check.ca_pem("cluster-ca", inputs["cluster-ca"]) if inputs.get("cluster-ca") else None
+    server = check.api_server_url(label("cluster-url"), inputs["cluster-url"])
+    ca = (
+        check.ca_pem(label("cluster-ca"), inputs["cluster-ca"])
+        if inputs.get("cluster-ca")
+        else None
+    )
     audience = check.audience(
-        "oidc-audience", inputs.get("oidc-audience") or DEFAULTS["oidc-audience"]
+        label("oidc-audience"), inputs.get("oidc-audience") or DEFAULTS["oidc-audience"]
     )
 
     def fresh_token() -> str:

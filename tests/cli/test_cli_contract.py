@@ -136,3 +136,41 @@ def test_a_github_url_names_the_preview_as_the_action_does():
     assert "name: acme-app-pr-12" in result.stdout and "98d9fc" not in result.stdout
     assert "streamlit-preview.dev/repository: acme.app" in result.stdout
     assert "streamlit-preview.dev/pr: '12'" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("flags", "line"),
+    [
+        (
+            ["--cluster-url", "http://203.0.113.10:6443"],
+            "error: --cluster-url: expected the API server's https URL",
+        ),
+        (
+            ["--cluster-url", "https://203.0.113.10:6443", "--cluster-ca", "{notca}"],
+            "error: --cluster-ca: expected the API server's CA certificate (PEM, or its base64)",
+        ),
+        (
+            ["--cluster-url", "https://203.0.113.10:6443", "--oidc-audience", "two words"],
+            "error: --oidc-audience: expected one audience word",
+        ),
+        (
+            [
+                "--namespace",
+                "previews",
+                "--domain",
+                "previews.example.com",
+                "--sleep-after",
+                "soon",
+            ],
+            "error: --sleep-after: expected a duration",
+        ),
+    ],
+)
+def test_a_bad_cluster_or_sleep_flag_is_one_line_naming_the_flag(tmp_path, flags, line):
+    (tmp_path / "notca").write_text("not a certificate\n")
+    args = [f.format(notca=tmp_path / "notca") for f in flags]
+    result = run("open", "--repo", "https://github.com/acme/app", "--branch", "main", "--pr", "1",
+                 *args, env={"HOME": str(tmp_path), "KUBECONFIG": ""})  # fmt: skip
+    assert result.returncode == 2, result.stderr
+    assert result.stderr.strip().startswith(line), result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
