@@ -14,17 +14,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import replace
 
 from . import lifecycle
-from .config import (
-    DEFAULTS,
-    Settings,
-    build_settings,
-    make_target,
-    parse_kubeconfig,
-)
+from .config import Settings, build_settings, make_target
 from .decide import AskApproval, Close, EventTarget, Open, Skip, Sync, decide, target_from_event
 from .environment import Backend, Environment, Status
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError, ServiceError
 from .github import CommentState, GitHub, Report
+from .inputs import DEFAULTS, parse_kubeconfig
 from .reporting import PullRequestReporter
 from .runner import Runner
 

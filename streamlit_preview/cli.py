@@ -13,84 +13,43 @@ import argparse
 import json
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from . import lifecycle
+from . import inputs, lifecycle
 from .argparsing import OneLineParser
-from .config import DEFAULTS, Settings, build_settings, make_target
+from .config import Settings, build_settings, make_target
 from .environment import Backend, Environment, Status
 from .errors import EXIT_BAD_INPUT, EXIT_FAILURE, InputError, PreviewError
+from .inputs import DEFAULTS, Flag
 from .naming import github_full_name
 from .versions import version_line
 
 if TYPE_CHECKING:
     from .github import AppInstallationTokens
 
-_INPUT_HELP = {
-    "namespace": "Kubernetes namespace of the environments",
-    "domain": "wildcard domain; the URL is https://<environment>.<domain>/",
-    "app-path": "the Streamlit script inside the repository",
-    "image": "image the preview pods run (default: the project's image for --python)",
-    "python": "the app's Python: 3.11, 3.12 or 3.13 (picks the default image)",
-    "image-pull-secret": "Secret in the namespace for pulling the image from a private registry",
-    "tolerations": "key[=value]:Effect taint the preview tolerates (repeatable)",
-    "secrets-toml": "file of TOML that st.secrets sees (never on the command line)",
-    "name": "tells apart several previews of one pull request (one per app)",
-    "data-size": "a PersistentVolumeClaim of this size at /data (PREVIEW_DATA_DIR), e.g. 20Gi",
-    "data-storage-class": "storage class of the data volume (default: the cluster's)",
-    "setup": "shell command run in the checkout after requirements, before Streamlit",
-    "setup-watch": "glob: a sync that changes a matching file runs setup again (repeatable)",
-    "router": "how traffic reaches the pod: istio, gateway-api, ingress or none",
-    "gateway": "[namespace/]name of the Istio Gateway or Gateway API Gateway",
-    "ingress-class": "IngressClass of the preview's Ingress (default: the cluster's default)",
-    "access": "who may open it: org, org:NAME, team:ORG/SLUG, collaborators or public",
-    "ephemeral-storage": "local disk the pod may use (request and limit)",
-    "workspace-size": "size limit of the pod's /workspace and /tmp volumes",
-    "check": "page: report what the page shows after every open and sync (exit 1 on an app error); none",
-    "clear-cache": "what a sync that changes more than Python source drops: data (st.cache_data), all (and st.cache_resource), never",
-    "check-timeout": "how long a run may take before the page counts as still running (e.g. 30s)",
-    "env": "KEY=VALUE for the app (repeatable)",
-    "secret-env": "file of KEY=VALUE lines, stored in a Secret (values never on the command line)",
-    "cpu": "CPU request and limit (Kubernetes quantity)",
-    "memory": "memory request and limit (Kubernetes quantity)",
-    "gpu": "number of nvidia.com/gpu",
-    "node-selector": "key=value node label (repeatable)",
-    "ttl": "expiry written on every object (e.g. 7d; 0 for none)",
-    "wait-timeout": "how long to wait for the environment to serve (e.g. 5m)",
-    "webhook-url": "send sync to this public /sync URL instead of the API server's proxy",
-    "kubeconfig": "path of a kubeconfig (default: in-cluster, then KUBECONFIG)",
-    "cluster-url": "the API server's https URL: sign in with the job's GitHub OIDC token "
-    "(ACTIONS_ID_TOKEN_REQUEST_URL and _TOKEN) instead of a kubeconfig",
-    "cluster-ca": "path of the API server's CA certificate (PEM), with --cluster-url",
-    "oidc-audience": "audience of the OIDC token, as the API server expects it",
-    "sleep-after": "scale the preview to zero after this long without a viewer or a commit "
-    "(e.g. 30m; never); it wakes on the next visit (default: the cluster's, else 30m)",
-}
 BACKEND_HELP = (
     "where environments run (default: kubernetes when --namespace or --kubeconfig is given, "
     "else local)"
 )
-_REPEATABLE = ("env", "node-selector", "tolerations", "setup-watch")
+NAMESPACES_HELP = "Kubernetes namespace, or several separated by commas (default: previews)"
+KUBECONFIG_HELP = inputs.BY_NAME["kubeconfig"].help
 
 
 def _add_input_flags(parser: argparse.ArgumentParser) -> None:
-    for name, help_text in _INPUT_HELP.items():
-        default = DEFAULTS[name]
-        suffix = f" (default: {default})" if default else ""
-        if name in _REPEATABLE:
-            parser.add_argument(f"--{name}", action="append", default=[], help=help_text)
-        elif name == "app-path":
-            parser.add_argument("--app-path", "--app", dest="app_path", help=help_text + suffix)
-        elif name == "secrets-toml":
-            parser.add_argument(
-                "--secrets-toml-file", dest="secrets_toml", metavar="PATH", help=help_text
-            )
+    """One flag per input of `inputs.INPUTS` that the command line takes."""
+    for row in inputs.FLAGS:
+        suffix = f" (default: {row.default})" if row.default else ""
+        dest = row.name.replace("-", "_")
+        if row.flag is Flag.LINES:
+            parser.add_argument(row.option, action="append", default=[], help=row.help)
+        elif row.flag is Flag.FILE:
+            parser.add_argument(row.option, dest=dest, metavar="PATH", help=row.help)
         else:
-            parser.add_argument(f"--{name}", help=help_text + suffix)
+            parser.add_argument(row.option, *row.aliases, dest=dest, help=row.help + suffix)
 
 
 def _add_target_flags(
@@ -117,95 +76,93 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--state-dir", type=Path, help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)")  # fmt: skip
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = OneLineParser(prog="streamlit-preview", description=__doc__.split("\n")[0])
-    parser.add_argument("--version", action="version", version=version_line())
-    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+def _add_lifecycle(commands: Any) -> None:
     for verb, help_text in (
         ("open", "Create or update the environment of a pull request and wait until it serves."),
-        (
-            "sync",
-            "Bring the environment to the branch head; a missing one is opened, which needs --branch.",
-        ),
+        ("sync", "Bring the environment to the branch head; a missing one is opened, which "
+                 "needs --branch."),
         ("render", "Print the Kubernetes manifests that `open` would apply, and apply nothing."),
-    ):
+    ):  # fmt: skip
         sub = commands.add_parser(verb, help=help_text, description=help_text)
         _add_target_flags(sub, branch_required=verb in ("open", "render"))
         _add_input_flags(sub)
-    close_help = (
+
+
+def _add_close(commands: Any) -> None:
+    help_text = (
         "Delete the environment of a pull request; succeeds, and says so, when it is not there."
     )
-    close = commands.add_parser("close", help=close_help, description=close_help)
+    close = commands.add_parser("close", help=help_text, description=help_text)
     _add_target_flags(close, branch_required=False, with_sha=False)
-    close.add_argument(
-        "--namespace", help=_INPUT_HELP["namespace"] + f" (default: {DEFAULTS['namespace']})"
-    )
-    close.add_argument("--kubeconfig", help=_INPUT_HELP["kubeconfig"])
+    namespace = inputs.BY_NAME["namespace"]
+    close.add_argument("--namespace", help=f"{namespace.help} (default: {namespace.default})")
+    close.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     close.add_argument(
         "--name",
-        help=_INPUT_HELP["name"] + "; without it, every preview of the pull request closes",
+        help=inputs.BY_NAME["name"].help + "; without it, every preview of the pull request closes",
     )
-    list_help = "List every environment with its status, commit and URL."
-    listing = commands.add_parser("list", help=list_help, description=list_help)
+
+
+def _add_list(commands: Any) -> None:
+    help_text = "List every environment with its status, commit and URL."
+    listing = commands.add_parser("list", help=help_text, description=help_text)
     listing.add_argument("--backend", choices=("local", "kubernetes"), help=BACKEND_HELP)
     listing.add_argument("--namespace", help="Kubernetes namespace (default: previews)")
     listing.add_argument("--kubeconfig", help="path of a kubeconfig")
     _add_common(listing)
-    gc_help = "Delete the Kubernetes environments whose ttl has passed."
-    gc = commands.add_parser("gc", help=gc_help, description=gc_help)
+
+
+def _add_gc(commands: Any) -> None:
+    help_text = "Delete the Kubernetes environments whose ttl has passed."
+    gc = commands.add_parser("gc", help=help_text, description=help_text)
     gc.add_argument("--backend", choices=("kubernetes",), default="kubernetes")
-    gc.add_argument(
-        "--namespace",
-        help="Kubernetes namespace, or several separated by commas (default: previews)",
-    )
-    gc.add_argument(
-        "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
-    )
+    gc.add_argument("--namespace", help=NAMESPACES_HELP)
+    gc.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
     gc.add_argument("--dry-run", action="store_true", help="only say what would be deleted")
     _add_common(gc)
-    demo_help = (
+
+
+def _add_demo(commands: Any) -> None:
+    help_text = (
         "Open a local preview of the example app in a throw-away repository, in one command."
     )
-    demo = commands.add_parser("demo", help=demo_help, description=demo_help)
+    demo = commands.add_parser("demo", help=help_text, description=help_text)
     demo.add_argument("--once", action="store_true", help="open, push, sync, close, then exit")
     demo.add_argument("--state-dir", type=Path, help=argparse.SUPPRESS)
-    hook_help = "Receive GitHub push webhooks and sync the matching previews at once."
-    hook = commands.add_parser("hook", help=hook_help, description=hook_help)
-    hook.add_argument("--listen", required=True, help="HOST:PORT to listen on, e.g. 0.0.0.0:8080")
-    hook.add_argument(
-        "--secret-file", required=True, help="file holding the webhook secret set on GitHub"
-    )
+
+
+def _add_hook(commands: Any) -> None:
+    help_text = "Receive GitHub push webhooks and sync the matching previews at once."
+    hook = commands.add_parser("hook", help=help_text, description=help_text)
+    for flag, required, flag_help in (
+        ("--listen", True, "HOST:PORT to listen on, e.g. 0.0.0.0:8080"),
+        ("--secret-file", True, "file holding the webhook secret set on GitHub"),
+    ):
+        hook.add_argument(flag, required=required, help=flag_help)
     hook.add_argument("--backend", choices=("local", "kubernetes"), help=BACKEND_HELP)
-    hook.add_argument(
-        "--namespace",
-        help="Kubernetes namespace, or several separated by commas (default: previews)",
-    )
-    hook.add_argument(
-        "--kubeconfig", help="path of a kubeconfig (default: in-cluster, then KUBECONFIG)"
-    )
-    hook.add_argument(
-        "--state-dir",
-        type=Path,
-        help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)",
-    )
-    hook.add_argument("--git-token-file", help="a lasting read-only token for private repositories")
-    hook.add_argument(
-        "--github-app-id", help="a GitHub App whose installation tokens clone private repositories"
-    )
-    hook.add_argument("--github-app-key-file", help="the App's private key (PEM)")
-    hook.add_argument(
-        "--github-app-installation-id", help="the App's installation on your repositories"
-    )
-    hook.add_argument(
-        "--sleep-check",
-        default="1m",
-        help="how often to look for previews to put to sleep (their `sleep-after`): a duration, "
-        "or never (default: 1m)",
-    )
-    hook.add_argument(
-        "--github-api-url",
-        help="GitHub's API (default: $GITHUB_API_URL, then https://api.github.com)",
-    )
+    hook.add_argument("--namespace", help=NAMESPACES_HELP)
+    hook.add_argument("--kubeconfig", help=KUBECONFIG_HELP)
+    hook.add_argument("--state-dir", type=Path,
+                      help="local backend state (default: $XDG_STATE_HOME/streamlit-preview)")  # fmt: skip
+    for flag, flag_help in (
+        ("--git-token-file", "a lasting read-only token for private repositories"),
+        ("--github-app-id", "a GitHub App whose installation tokens clone private repositories"),
+        ("--github-app-key-file", "the App's private key (PEM)"),
+        ("--github-app-installation-id", "the App's installation on your repositories"),
+        ("--sleep-check", "how often to look for previews to put to sleep (their `sleep-after`): "
+                          "a duration, or never (default: 1m)"),
+        ("--github-api-url", "GitHub's API (default: $GITHUB_API_URL, then https://api.github.com)"),
+    ):  # fmt: skip
+        hook.add_argument(flag, help=flag_help)
+    hook.set_defaults(sleep_check="1m")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(prog="streamlit-preview", description=__doc__.split("\n")[0])
+    parser.add_argument("--version", action="version", version=version_line())
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for add in (_add_lifecycle, _add_close, _add_list, _add_gc, _add_demo, _add_hook):
+        add(commands)
     commands.add_parser(
         "reload",
         help="Run the in-pod supervisor (the same as reloader.py); see reload --help.",
@@ -215,20 +172,17 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _inputs_from(args: argparse.Namespace) -> dict[str, str]:
-    inputs: dict[str, str] = {}
-    for name in _INPUT_HELP:
-        value = getattr(args, name.replace("-", "_"), None)
-        if name in _REPEATABLE:
+    """The flags as the action's inputs: lines joined, files read."""
+    given: dict[str, str] = {}
+    for row in inputs.FLAGS:
+        value = getattr(args, row.name.replace("-", "_"), None)
+        if row.flag is Flag.LINES:
             value = "\n".join(value or [])
-        elif name == "secret-env" and value:
-            value = _read_file("--secret-env", value)
-        elif name == "secrets-toml" and value:
-            value = _read_file("--secrets-toml-file", value)
-        elif name in ("kubeconfig", "cluster-ca") and value:
-            value = _read_file(f"--{name}", value)
+        elif row.flag is Flag.FILE and value:
+            value = _read_file(row.option, value)
         if value:
-            inputs[name] = value
-    return inputs
+            given[row.name] = value
+    return given
 
 
 def _read_file(flag: str, path: str) -> str:
@@ -248,7 +202,8 @@ def _read_file(flag: str, path: str) -> str:
 
 def _flag(name: str) -> str:
     """The flag that takes input `name`, for error messages."""
-    return "--secrets-toml-file" if name == "secrets-toml" else f"--{name}"
+    row = inputs.BY_NAME.get(name)
+    return row.option if row else f"--{name}"
 
 
 def resolve_backend(args: argparse.Namespace) -> None:
@@ -299,9 +254,7 @@ def make_backend(args: argparse.Namespace, settings: Settings | None = None) -> 
         kubeconfig = settings.kubeconfig if settings else None
         namespace = settings.namespace if settings else (args.namespace or DEFAULTS["namespace"])
         if settings is None and args.kubeconfig:
-            from .config import parse_kubeconfig
-
-            kubeconfig = parse_kubeconfig(
+            kubeconfig = inputs.parse_kubeconfig(
                 "--kubeconfig", _read_file("--kubeconfig", args.kubeconfig)
             )
         namespaces = [n.strip() for n in namespace.split(",") if n.strip()]
@@ -361,56 +314,69 @@ def run(argv: Sequence[str]) -> int:
         return reload_main(argv[1:])
     args = build_parser().parse_args(argv)
     resolve_backend(args)
-    if args.command == "demo":
-        from .demo import run_demo
+    return _COMMANDS[args.command](args)
 
-        return run_demo(once=args.once, state_dir=args.state_dir, say=_say)
-    if args.command == "hook":
-        return _run_hook(args)
-    if args.command == "list":
-        backend = make_backend(args)
-        found = lifecycle.list_environments(backend)
-        if args.backend == "kubernetes":
-            from .backends.kubernetes import KubernetesBackend
 
-            if isinstance(backend, KubernetesBackend):  # the page's state, as the local list has it
-                found = backend.with_page_states(found)
-        _print_result(found, args.json)
-        return 0
-    if args.command == "gc":
+def _run_demo(args: argparse.Namespace) -> int:
+    from .demo import run_demo
+
+    return run_demo(once=args.once, state_dir=args.state_dir, say=_say)
+
+
+def _run_list(args: argparse.Namespace) -> int:
+    backend = make_backend(args)
+    found = lifecycle.list_environments(backend)
+    if args.backend == "kubernetes":
         from .backends.kubernetes import KubernetesBackend
 
-        now = datetime.now(UTC)
-        expired = []
-        for namespace in (args.namespace or DEFAULTS["namespace"]).split(","):
-            backend = make_backend(argparse.Namespace(**vars(args) | {"namespace": namespace}))
-            if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at
-                raise InputError("--backend", "gc works on the kubernetes backend only")
-            expired += backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
-        if not expired:
-            _say("nothing has expired")
-        elif not args.dry_run:
-            _report_expired(expired)
-        if args.json:
-            _print_result(expired, True)
-        return 0
-    settings = settings_from(args, args.command if args.command != "render" else "open")
-    if args.command == "render":
-        from .render import render_manifests, to_yaml
+        if isinstance(backend, KubernetesBackend):  # the page's state, as the local list has it
+            found = backend.with_page_states(found)
+    _print_result(found, args.json)
+    return 0
 
-        manifests = render_manifests(settings, webhook_key="<generated at open>")
-        if args.json:
-            print(json.dumps(manifests, indent=2))
-        else:
-            print(to_yaml(manifests), end="")
-        return 0
-    backend = make_backend(args, settings)
-    if args.command == "close":
-        closed = lifecycle.close_pull_request(backend, settings, _say)
-        _print_result(closed[0], args.json)
-        return 0
+
+def _run_gc(args: argparse.Namespace) -> int:
+    from .backends.kubernetes import KubernetesBackend
+
+    now = datetime.now(UTC)
+    expired = []
+    for namespace in (args.namespace or DEFAULTS["namespace"]).split(","):
+        backend = make_backend(argparse.Namespace(**vars(args) | {"namespace": namespace}))
+        if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at
+            raise InputError("--backend", "gc works on the kubernetes backend only")
+        expired += backend.collect_expired(now=now, dry_run=args.dry_run, progress=_say)
+    if not expired:
+        _say("nothing has expired")
+    elif not args.dry_run:
+        _report_expired(expired)
+    if args.json:
+        _print_result(expired, True)
+    return 0
+
+
+def _run_render(args: argparse.Namespace) -> int:
+    from .render import render_manifests, to_yaml
+
+    settings = settings_from(args, "open")
+    manifests = render_manifests(settings, webhook_key="<generated at open>")
+    if args.json:
+        print(json.dumps(manifests, indent=2))
+    else:
+        print(to_yaml(manifests), end="")
+    return 0
+
+
+def _run_close(args: argparse.Namespace) -> int:
+    settings = settings_from(args, "close")
+    closed = lifecycle.close_pull_request(make_backend(args, settings), settings, _say)
+    _print_result(closed[0], args.json)
+    return 0
+
+
+def _run_open_or_sync(args: argparse.Namespace) -> int:
+    settings = settings_from(args, args.command)
     verb = {"open": lifecycle.open_environment, "sync": lifecycle.sync_environment}[args.command]
-    result = verb(backend, settings, _say)
+    result = verb(make_backend(args, settings), settings, _say)
     _print_result(result, args.json)
     if result.status is Status.APP_ERROR:  # the preview runs; the page shows an exception
         _say(result.app_error or "app error")
@@ -491,6 +457,18 @@ def _run_hook(args: argparse.Namespace) -> int:
     serve(receiver, host=host.strip("[]"), port=int(port),
           sleep_check=float(sleep_check) if sleep_check and args.backend == "kubernetes" else None)  # fmt: skip
     return 0
+
+
+_COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "open": _run_open_or_sync,
+    "sync": _run_open_or_sync,
+    "render": _run_render,
+    "close": _run_close,
+    "list": _run_list,
+    "gc": _run_gc,
+    "demo": _run_demo,
+    "hook": _run_hook,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:

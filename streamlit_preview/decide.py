@@ -13,8 +13,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import validation
-from .config import DEFAULTS, MODES
 from .errors import InputError
+from .inputs import DEFAULTS, MODES
 
 # pull_request actions → mode, for `mode: auto`.
 AUTO_MODES = {

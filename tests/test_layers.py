@@ -56,6 +56,7 @@ LAYERS = (
         "core",
         {
             "config",
+            "inputs",
             "validation",
             "naming",
             "signing",

@@ -42,11 +42,9 @@ from ..access import (
 )
 from ..config import (
     CLUSTER_DEFAULTED,
-    DEFAULTS,
     DEFAULTS_CONFIGMAP,
     Settings,
     needs_cluster_defaults,
-    parse_kubeconfig,
     with_cluster_defaults,
 )
 from ..environment import Environment, Progress, Status, parse_time
@@ -58,6 +56,7 @@ from ..errors import (
     SyncError,
     UnknownCommitError,
 )
+from ..inputs import DEFAULTS, parse_kubeconfig
 from ..naming import LABEL_INSTANCE, same_repository, selector_for
 from ..protection import envoy_gap, istio_gap, looks_like_the_app
 from ..render import (
