@@ -339,7 +339,7 @@ def _run_gc(args: argparse.Namespace) -> int:
     from .backends.kubernetes import KubernetesBackend
 
     now = datetime.now(UTC)
-    expired = []
+    expired: list[Environment] = []
     for namespace in (args.namespace or DEFAULTS["namespace"]).split(","):
         backend = make_backend(argparse.Namespace(**vars(args) | {"namespace": namespace}))
         if not isinstance(backend, KubernetesBackend):  # gc reads Kubernetes' expires-at

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from .config import Settings
+    from .statusdoc import ActivityStatus
 
 
 class Status(StrEnum):
@@ -128,7 +129,7 @@ class Backend(Protocol):
         """`environment` at `commit` as its page check saw it (the receiver's report): the
         title, or `app error` with its line; unchanged when the check is off or late."""
 
-    def activity(self, environment: Environment) -> dict[str, Any] | None:
+    def activity(self, environment: Environment) -> ActivityStatus | None:
         """The reloader's `activity` (open tabs, last activity), or None when unknown."""
 
     def sleep(self, environment: Environment) -> None:

@@ -280,9 +280,9 @@ class Receiver:
         for env in self.backend.list():
             if env.status not in (Status.RUNNING, Status.APP_ERROR) or env.sleep_after is None:
                 continue
-            activity = self.backend.activity(env) or {}
-            if should_sleep(now=moment, sleep_after=env.sleep_after,
-                            viewers=activity.get("viewers"), active_at=activity.get("active_at")):  # fmt: skip
+            activity = self.backend.activity(env)
+            if activity and should_sleep(now=moment, sleep_after=env.sleep_after,
+                                         viewers=activity.get("viewers"), active_at=activity.get("active_at")):  # fmt: skip
                 try:
                     self.backend.sleep(env)
                 except PreviewError as exc:

@@ -71,7 +71,7 @@ from ..render import (
 )
 from ..signing import status_request_headers, sync_request
 from ..sleeping import ANNOTATION_SLEEP_AFTER, ANNOTATION_SLEEPING_SINCE, parse_sleep_after
-from ..statusdoc import as_status
+from ..statusdoc import ActivityStatus, ReloaderStatus, as_status
 from .base import (
     describe_sync,
     raise_if_setup_failed,
@@ -232,9 +232,9 @@ class KubernetesBackend:
         if settings.target.sha:
             commit = self._sync_when_serving(settings, plan.key, progress)["commit"]
         status = self._reloader_status(settings, key=plan.key) or self._reloader_status(settings)
-        commit = commit or status.get("commit")
+        commit = commit or (status.get("commit") if status else None)
         raise_if_setup_failed(settings.environment, status, settings.url)
-        for note in status.get("notes") or []:
+        for note in (status.get("notes") if status else None) or []:
             progress(f"{settings.environment}: {note}")
         opened = Environment.for_settings(
             settings, status=Status.RUNNING, commit=commit, namespace=self.namespace,
@@ -405,19 +405,20 @@ class KubernetesBackend:
         per preview through the service proxy (the unsigned one: states only)."""
         marked = []
         for env in environments:
-            page: dict[str, Any] = {}
+            report = None
             if env.status is Status.RUNNING:
-                status, data = self._call(
+                code, data = self._call(
                     "GET", f"/api/v1/namespaces/{self.namespace}/services/{quote(env.environment)}:control/proxy/status",
                     allow=(403, 404, 502, 503),
                 )  # fmt: skip
-                if status == 200 and isinstance(data, dict):
-                    page = data.get("page") or {}
-                    env = replace(env, synced_at=parse_time(data.get("synced_at")),
-                                  commit=data.get("commit") or env.commit)  # fmt: skip
-            marked.append(
-                replace(env, status=Status.APP_ERROR) if page.get("state") == "app_error" else env
-            )
+                report = as_status(data) if code == 200 else None
+            if report is None:
+                marked.append(env)
+                continue
+            env = replace(env, synced_at=parse_time(report.get("synced_at")),
+                          commit=report.get("commit") or env.commit)  # fmt: skip
+            app_error = (report.get("page") or {}).get("state") == "app_error"
+            marked.append(replace(env, status=Status.APP_ERROR) if app_error else env)
         return marked
 
     # -- pieces -------------------------------------------------------------------------
@@ -697,7 +698,7 @@ class KubernetesBackend:
             raise SyncError(f"{name}: sync answered {response.status_code}")
         return data
 
-    def activity(self, environment: Environment) -> dict[str, Any] | None:
+    def activity(self, environment: Environment) -> ActivityStatus | None:
         """The reloader's `activity` in `/status` (unsigned), at the pod itself."""
         try:
             address = self._control_address(environment.environment)
@@ -705,7 +706,7 @@ class KubernetesBackend:
         except (httpx.HTTPError, PreviewError):
             return None
         status = as_status(_json(response.content)) if response.status_code == 200 else None
-        return dict(status["activity"]) if status and status.get("activity") else None
+        return status.get("activity") if status else None
 
     def sleep(self, environment: Environment) -> None:
         """Zero replicas through the scale subresource (the receiver's only right on
@@ -761,15 +762,14 @@ class KubernetesBackend:
             sign_in_url=annotations.get(ANNOTATION_PREFIX + "sign-in"),
         )  # fmt: skip
 
-        def detail() -> dict[str, Any]:
+        def detail() -> ReloaderStatus | None:
             try:
                 address = self._control_address(name)
                 response = httpx.get(f"http://{address}/status", params={"detail": "1"},
                                      headers=status_request_headers(key.encode()), timeout=5)  # fmt: skip
-                data = _json(response.content)
             except (httpx.HTTPError, PreviewError):
-                return {}
-            return data if response.status_code == 200 and isinstance(data, dict) else {}
+                return None
+            return as_status(_json(response.content)) if response.status_code == 200 else None
 
         return with_page(settled, wait_for_page(detail, commit, timeout=timeout))
 
@@ -787,8 +787,10 @@ class KubernetesBackend:
                     return f"{endpoint['addresses'][0]}:{ports['control']}"
         raise PodNotServingError(f"{name}: no ready pod behind its Service")
 
-    def _reloader_status(self, settings: Settings, *, key: str | None = None) -> dict[str, Any]:
-        """The reloader's /status through the service proxy ({} if it cannot be read); with
+    def _reloader_status(
+        self, settings: Settings, *, key: str | None = None
+    ) -> ReloaderStatus | None:
+        """The reloader's /status through the service proxy (None if it cannot be read); with
         `key`, its signed detail (`/status?detail=1`)."""
         status, data = self._call(
             "GET",
@@ -797,7 +799,7 @@ class KubernetesBackend:
             headers=status_request_headers(key.encode()) if key else None,
             allow=(401, 403, 404, 502, 503),
         )  # fmt: skip
-        return data if status == 200 and isinstance(data, dict) else {}
+        return as_status(data) if status == 200 else None
 
     def _post_webhook(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
         self.requests += 1

@@ -26,7 +26,6 @@ from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 import httpx
 
@@ -39,6 +38,7 @@ from ..processes import process_start_time
 from ..reloader import contract
 from ..reloader.config import UNWATCHED_NAMES
 from ..signing import status_request_headers, sync_request
+from ..statusdoc import ActivityStatus, ReloaderStatus, as_status
 from .base import (
     describe_sync,
     raise_if_setup_failed,
@@ -174,11 +174,12 @@ class LocalBackend:
         except httpx.HTTPError:
             return False
 
-    def _status(self, record: Record) -> dict:
+    def _status(self, record: Record) -> ReloaderStatus | None:
+        """The reloader's unsigned `/status` (None when it cannot be read)."""
         try:
-            return self._http.get(f"{record.control}/status", timeout=2).json()
+            return as_status(self._http.get(f"{record.control}/status", timeout=2).json())
         except (httpx.HTTPError, ValueError):
-            return {}
+            return None
 
     def _describe(self, record: Record, status: Status | None = None) -> Environment:
         if status is None:
@@ -186,15 +187,16 @@ class LocalBackend:
                 status = Status.DEAD
             else:
                 status = Status.RUNNING if self._ready(record) else Status.STARTING
-        report = self._status(record) if status is not Status.DEAD else {}
-        commit = report.get("commit")
-        if (report.get("page") or {}).get("state") == "app_error" and status is Status.RUNNING:
+        report = self._status(record) if status is not Status.DEAD else None
+        commit = report.get("commit") if report else None
+        page = report.get("page") if report else None
+        if page and page.get("state") == "app_error" and status is Status.RUNNING:
             status = Status.APP_ERROR
         return Environment(
             environment=record.environment, url=record.url, commit=commit, status=status,
             branch=record.branch, pr=record.pr, repository=record.repository, name=record.name,
             pinned=record.pinned, private=record.private,
-            created_at=parse_time(record.created_at), synced_at=parse_time(report.get("synced_at")),
+            created_at=parse_time(record.created_at), synced_at=parse_time(report.get("synced_at") if report else None),
         )  # fmt: skip
 
     # -- verbs --------------------------------------------------------------------------
@@ -249,7 +251,7 @@ class LocalBackend:
             raise
         status = self._status_detail(record) or self._status(record)  # setup's output: signed
         raise_if_setup_failed(settings.environment, status, record.url)
-        for note in status.get("notes") or []:
+        for note in (status.get("notes") if status else None) or []:
             progress(f"{settings.environment}: {note}")
         return self._with_page(record, self._describe(record, Status.RUNNING), settings)
 
@@ -290,15 +292,15 @@ class LocalBackend:
                              timeout=timeout)  # fmt: skip
         return with_page(environment, page)
 
-    def _status_detail(self, record: Record) -> dict:
-        """The signed `/status?detail=1` ({} when it cannot be read)."""
+    def _status_detail(self, record: Record) -> ReloaderStatus | None:
+        """The signed `/status?detail=1` (None when it cannot be read)."""
         try:
             key = self._key_path(record.environment).read_bytes()
             response = self._http.get(f"{record.control}/status", params={"detail": "1"},
                                       headers=status_request_headers(key.strip()), timeout=5)  # fmt: skip
-            return response.json() if response.status_code == 200 else {}
+            return as_status(response.json()) if response.status_code == 200 else None
         except (OSError, httpx.HTTPError, ValueError):
-            return {}
+            return None
 
     def exists(self, settings: Settings) -> bool:
         try:
@@ -399,18 +401,13 @@ class LocalBackend:
                 return
             status = self._status(record)
             if elapsed > timeout:
-                reason = status.get("last_error") or "Streamlit did not become healthy"
+                reason = (status and status.get("last_error")) or "Streamlit did not become healthy"
                 raise RolloutError(f"{record.environment} not ready after {timeout} s: {reason}")
             if elapsed - last_said >= 2:
                 last_said = elapsed
-                state = status.get("phase", "starting")
-                tail = [ln for ln in ((status.get("setup") or {}).get("tail") or []) if ln.strip()]
-                if state == "setup" and tail:
-                    state = f"setup: {tail[-1][:120]}"
-                if state == "serving":
-                    state = f"Streamlit {(status.get('streamlit') or {}).get('state', 'starting')}"
-                extra = f" ({status['last_error']})" if status.get("last_error") else ""
-                progress(f"waiting for {record.environment}: {state}{extra}, {elapsed:.0f} s")
+                progress(
+                    f"waiting for {record.environment}: {describe_start(status)}, {elapsed:.0f} s"
+                )
             time.sleep(0.1)
 
     def sync_to(
@@ -437,7 +434,7 @@ class LocalBackend:
 
     # Local previews do not sleep: a process on this machine costs little, and no router
     # stands in front of it to wake it.
-    def activity(self, environment: Environment) -> dict[str, Any] | None:
+    def activity(self, environment: Environment) -> ActivityStatus | None:
         return None
 
     def sleep(self, environment: Environment) -> None:
@@ -560,3 +557,19 @@ def _watchable_work_root(state_dir: Path) -> Path:
     if any(p.startswith(".") or p in UNWATCHED_NAMES for p in state_dir.parts[1:]):
         return Path(tempfile.gettempdir()) / f"streamlit-preview-{os.getuid()}" / "work"
     return state_dir / "work"
+
+
+def describe_start(status: ReloaderStatus | None) -> str:
+    """Where a starting reloader is, for the progress line: its phase, setup's last output
+    line, or Streamlit's state once it serves; and its last error."""
+    if status is None:
+        return "starting"
+    state = status.get("phase", "starting")
+    setup = status.get("setup")
+    tail = [line for line in ((setup.get("tail") if setup else None) or []) if line.strip()]
+    if state == "setup" and tail:
+        state = f"setup: {tail[-1][:120]}"
+    if state == "serving":
+        state = f"Streamlit {(status.get('streamlit') or {}).get('state', 'starting')}"
+    error = status.get("last_error")
+    return state + (f" ({error})" if error else "")

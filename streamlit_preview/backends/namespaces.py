@@ -9,11 +9,11 @@ across namespaces by itself: the identity needs rights in each one it is given, 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any
 
 from ..config import Settings
 from ..environment import Backend, Environment, Progress
 from ..errors import InputError
+from ..statusdoc import ActivityStatus
 
 
 class AcrossNamespaces:
@@ -57,7 +57,7 @@ class AcrossNamespaces:
     def settle(self, environment: Environment, *, commit: str, timeout: float) -> Environment:
         return self._of(environment.namespace).settle(environment, commit=commit, timeout=timeout)
 
-    def activity(self, environment: Environment) -> dict[str, Any] | None:
+    def activity(self, environment: Environment) -> ActivityStatus | None:
         return self._of(environment.namespace).activity(environment)
 
     def sleep(self, environment: Environment) -> None:

@@ -18,7 +18,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from streamlit_preview.errors import SyncError, UnknownCommitError
-from streamlit_preview.reloader.control import build_app
+from streamlit_preview.reloader.control import Refusal, SyncRequest, build_app, check_sync_request
 from streamlit_preview.reloader.service import SyncOutcome
 from streamlit_preview.signing import SIGNATURE_HEADER, sign, status_request_headers, sync_request
 
@@ -128,3 +128,16 @@ def test_health_and_readiness_follow_the_supervisor(client, reloader):
     assert client.get("/healthz").status_code == 503
     reloader.supervisor.unhealthy, reloader.supervisor.watcher_died = False, True
     assert "died" in client.get("/healthz").text
+
+
+def test_the_request_check_alone_returns_what_to_sync_or_why_not():
+    now = int(time.time())
+    body, headers = _signed({"timestamp": now, "sha": SHA, "git_token": "ghs_job"})
+    assert check_sync_request(SECRET, body, headers[SIGNATURE_HEADER]) == SyncRequest(
+        SHA, "ghs_job"
+    )
+    body, headers = _signed({"timestamp": now})
+    assert check_sync_request(SECRET, body, headers[SIGNATURE_HEADER]) == SyncRequest(None, None)
+    assert check_sync_request(SECRET, None, None) == Refusal(413, "body larger than 16384 bytes")
+    refused = check_sync_request(SECRET, body, sign(b"another-key", body))
+    assert isinstance(refused, Refusal) and refused.status == 401 and refused.logged
