@@ -77,13 +77,7 @@ def connect(settings: Settings) -> Backend:
 def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> int:
     inputs = runner.inputs(INPUT_NAMES)
     token = inputs.pop("token", "").strip()
-    runner.mask(token)
-    _mask_kubeconfig(runner, inputs.get("kubeconfig", ""))
-    for line in inputs.get("secret-env", "").splitlines():
-        runner.mask(line.partition("=")[2])
-    for line in inputs.get("secrets-toml", "").splitlines():  # each value, and each whole line
-        runner.mask(line.partition("=")[2].strip().strip("\"'"))
-        runner.mask(line)
+    _mask_secrets(runner, inputs, token)
     api_url = runner.environ.get("GITHUB_API_URL", "https://api.github.com")
     event_name, event = runner.event()
     decision = decide(event_name, event, inputs)
@@ -118,31 +112,46 @@ def run(runner: Runner, *, connect: Callable[[Settings], Backend] = connect) -> 
     github = client if token and (settings.comment or settings.deployment) else None
     reporter = _reporter(runner, github, settings)
     with runner.group(f"streamlit-preview {settings.mode} {settings.environment}"):
-        if settings.mode == "close":
-            closed = lifecycle.close_pull_request(backend, settings, runner.info)
-            env = closed[0]
-            reporter.closed(env)
-            for other in closed[1:]:  # the pull request's other named previews
-                each = replace(settings, environment=other.environment, name=other.name)
-                _reporter(runner, github, each).closed(other)
-        else:
-            reporter.started(settings.target.sha)
-            verb = (
-                lifecycle.open_environment
-                if settings.mode == "open"
-                else lifecycle.sync_environment
-            )
-            try:
-                env = verb(backend, settings, runner.info)
-            except PreviewError as exc:
-                reporter.failed(str(exc), commit=settings.target.sha)
-                raise
-            reporter.succeeded(env)
+        env = _carry_out(runner, backend, settings, reporter, github)
     _write_outputs(runner, settings, env, reporter)
     if env.status is Status.APP_ERROR:  # the preview runs, but its page shows an exception
         runner.error(env.app_error or "app error", title="streamlit-preview: app error")
         return EXIT_FAILURE
     return 0
+
+
+def _mask_secrets(runner: Runner, inputs: Mapping[str, str], token: str) -> None:
+    """Hide every secret the inputs hold from the job's log, before anything is logged."""
+    runner.mask(token)
+    _mask_kubeconfig(runner, inputs.get("kubeconfig", ""))
+    for line in inputs.get("secret-env", "").splitlines():
+        runner.mask(line.partition("=")[2])
+    for line in inputs.get("secrets-toml", "").splitlines():  # each value, and each whole line
+        runner.mask(line.partition("=")[2].strip().strip("\"'"))
+        runner.mask(line)
+
+
+def _carry_out(
+    runner: Runner, backend: Backend, settings: Settings, reporter: PullRequestReporter,
+    github: GitHub | None,
+) -> Environment:  # fmt: skip
+    """The decided mode, reported to the pull request as it goes."""
+    if settings.mode == "close":
+        closed = lifecycle.close_pull_request(backend, settings, runner.info)
+        reporter.closed(closed[0])
+        for other in closed[1:]:  # the pull request's other named previews
+            each = replace(settings, environment=other.environment, name=other.name)
+            _reporter(runner, github, each).closed(other)
+        return closed[0]
+    reporter.started(settings.target.sha)
+    verb = lifecycle.open_environment if settings.mode == "open" else lifecycle.sync_environment
+    try:
+        env = verb(backend, settings, runner.info)
+    except PreviewError as exc:
+        reporter.failed(str(exc), commit=settings.target.sha)
+        raise
+    reporter.succeeded(env)
+    return env
 
 
 def _reporter(runner: Runner, github: GitHub | None, settings: Settings) -> PullRequestReporter:

@@ -410,12 +410,17 @@ def _error(status: int, message: str) -> JSONResponse:
     return JSONResponse({"error": message}, status_code=status)
 
 
-def create_app(receiver: Receiver) -> Starlette:
-    async def deliver(request: Request) -> Response:
+class ReceiverEndpoints:
+    """The receiver's HTTP endpoints over one `Receiver`; each only maps it to HTTP."""
+
+    def __init__(self, receiver: Receiver) -> None:
+        self.receiver = receiver
+
+    async def deliver(self, request: Request) -> Response:
         body = await read_limited(request, MAX_BODY_BYTES)
         if body is None:
             return _error(413, f"the body is over {MAX_BODY_BYTES // (1024 * 1024)} MB")
-        if not verify_delivery(receiver.secret, body, request.headers.get(SIGNATURE_HEADER)):
+        if not verify_delivery(self.receiver.secret, body, request.headers.get(SIGNATURE_HEADER)):
             return _error(401, f"missing or wrong {SIGNATURE_HEADER}")
         event = request.headers.get(EVENT_HEADER, "")
         if event not in ("push", "ping"):
@@ -427,20 +432,20 @@ def create_app(receiver: Receiver) -> Starlette:
         if push is None:  # ping
             return JSONResponse({"pong": True})
         delivery = request.headers.get(DELIVERY_HEADER, "")
-        if not receiver.deliveries.first_time(delivery):
+        if not self.receiver.deliveries.first_time(delivery):
             return JSONResponse(
                 [], headers={NOTE_HEADER: f"delivery {delivery} was already applied"}
             )
-        plan = await run_in_threadpool(receiver.start, push)
+        plan = await run_in_threadpool(self.receiver.start, push)
         entries = [step.as_dict(commit=push.after) for step in plan.steps]
         status = 202 if plan.to_sync else 200
         headers = {NOTE_HEADER: plan.note} if plan.note else None
         return JSONResponse(entries, status_code=status, headers=headers)
 
-    async def healthz(_: Request) -> Response:
+    async def healthz(self, _: Request) -> Response:
         return PlainTextResponse("ok")
 
-    async def collaborators(request: Request) -> Response:
+    async def collaborators(self, request: Request) -> Response:
         """Traefik's ForwardAuth for `access: collaborators`, after oauth2-proxy signed the
         user in: is this GitHub user a collaborator of the repository? (200 or 403)."""
         login = request.headers.get(USER_HEADER, "").strip()
@@ -448,7 +453,7 @@ def create_app(receiver: Receiver) -> Starlette:
             return PlainTextResponse("not signed in", status_code=401)
         repository = f"{request.path_params['owner']}/{request.path_params['repo']}"
         try:
-            allowed = await run_in_threadpool(receiver.can_read, repository, login)
+            allowed = await run_in_threadpool(self.receiver.can_read, repository, login)
         except PreviewError as exc:
             logger.warning("access check of %s on %s: %s", login, repository, exc)
             return PlainTextResponse("the access check failed", status_code=403)
@@ -456,20 +461,20 @@ def create_app(receiver: Receiver) -> Starlette:
             "ok" if allowed else "not a collaborator", status_code=200 if allowed else 403
         )
 
-    async def strip_cookies(request: Request) -> Response:
+    async def strip_cookies(self, request: Request) -> Response:
         """Traefik's last ForwardAuth of a protected preview: the `Cookie` header the app gets,
         without the sign-in's session (see cookies.py). No `Cookie` in the answer means none."""
         names = request.query_params.getlist("name") or [SIGN_IN_COOKIE]
         kept = without_sign_in(request.headers.get("cookie", ""), names)
         return PlainTextResponse("ok", headers={"Cookie": kept} if kept else None)
 
-    async def wake(request: Request) -> Response:
+    async def wake(self, request: Request) -> Response:
         """Traefik's `errors` Middleware for 503 of a sleeping preview (its chain, after the
         sign-in): scale it up, and answer a page that reloads itself at the same URL, deep
         links included."""
         namespace, name = request.path_params["namespace"], request.path_params["environment"]
         try:
-            await run_in_threadpool(receiver.wake, namespace, name)
+            await run_in_threadpool(self.receiver.wake, namespace, name)
         except PreviewError as exc:
             logger.warning("%s: could not wake it: %s", name, exc)
             return PlainTextResponse("this preview cannot be woken now", status_code=503)
@@ -478,11 +483,14 @@ def create_app(receiver: Receiver) -> Starlette:
             page, status_code=503, headers={"Retry-After": "2", "Cache-Control": "no-store"}
         )
 
+
+def create_app(receiver: Receiver) -> Starlette:
+    endpoints = ReceiverEndpoints(receiver)
     return Starlette(routes=[
-        Route("/", deliver, methods=["POST"]), Route("/healthz", healthz),
-        Route(WAKE_PATH, wake, methods=["GET", "HEAD"]),
-        Route("/access/collaborators/{owner}/{repo}", collaborators, methods=["GET"]),
-        Route(STRIP_COOKIES_PATH, strip_cookies, methods=["GET"]),
+        Route("/", endpoints.deliver, methods=["POST"]), Route("/healthz", endpoints.healthz),
+        Route(WAKE_PATH, endpoints.wake, methods=["GET", "HEAD"]),
+        Route("/access/collaborators/{owner}/{repo}", endpoints.collaborators, methods=["GET"]),
+        Route(STRIP_COOKIES_PATH, endpoints.strip_cookies, methods=["GET"]),
     ])  # fmt: skip
 
 

@@ -193,6 +193,51 @@ def render_manifests(
 ) -> list[dict[str, Any]]:  # fmt: skip
     """The environment's objects, Secret first (what the Deployment needs exists first), the
     access objects before the route that references them, the route last."""
+    context = _context(settings, webhook_key=webhook_key, now=now, access=access, sign_in=sign_in)
+    templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
+    if settings.data_size:
+        templates.insert(1, "pvc.yaml.j2")
+    protected = access is not None and access.protected
+    wakes = waker is not None and _wakes(settings, protected=protected, sign_in=sign_in)
+    if wakes and waker is not None:
+        context |= _waker_context(settings, waker, protected=protected)
+        _reference_chain(settings, context)
+    if protected and access is not None:
+        templates.append(_access_template(settings, access, sign_in, context))
+    if wakes:
+        templates.append("wake-traefik.yaml.j2")
+    route = routers.BY_NAME[settings.router].template
+    if route:
+        templates.append(route)
+    return [
+        document
+        for t in templates
+        for document in yaml.load_all(_environment.get_template(t).render(context), Loader=_LOADER)
+        if document
+    ]
+
+
+def _wakes(settings: Settings, *, protected: bool, sign_in: SignIn | None) -> bool:
+    """A sleeping preview can be woken by a visit: it may sleep, its router sends a visit to
+    the waker (Traefik), and a protected one is signed in by Traefik too."""
+    if settings.sleep_after is None or settings.router not in WAKES_ON:
+        return False
+    return not protected or (sign_in is not None and sign_in.router is SignInRouter.TRAEFIK)
+
+
+def _waker_context(settings: Settings, waker: Waker, *, protected: bool) -> dict[str, Any]:
+    return {
+        "waker_service": waker.service, "waker_namespace": waker.namespace,
+        "waker_port": waker.port, "protected": protected,
+        "waker_query": WAKE_PATH.format(namespace=settings.namespace, environment=settings.environment),
+    }  # fmt: skip
+
+
+def _context(
+    settings: Settings, *, webhook_key: str, now: datetime | None, access: Access | None,
+    sign_in: SignIn | None,
+) -> dict[str, Any]:  # fmt: skip
+    """What every template reads: names, labels, the Secret, the pod and the route."""
     name = settings.environment
     data = secret_data(settings, webhook_key=webhook_key)
     istio_gateway, parent_ref = _gateway_ref(settings)
@@ -210,7 +255,7 @@ def render_manifests(
         annotations[ANNOTATION_PREFIX + "access"] = access.text
     if sign_in is not None:
         annotations[ANNOTATION_PREFIX + "sign-in"] = sign_in.url
-    context = {
+    return {
         "name": name,
         "namespace": settings.namespace,
         "labels": labels_for(
@@ -244,33 +289,6 @@ def render_manifests(
         "ephemeral_storage": settings.ephemeral_storage,
         "workspace_size": settings.workspace_size,
     }
-    templates = ["secret.yaml.j2", "service.yaml.j2", "deployment.yaml.j2"]
-    if settings.data_size:
-        templates.insert(1, "pvc.yaml.j2")
-    protected = access is not None and access.protected
-    wakes = waker is not None and settings.sleep_after is not None and settings.router in WAKES_ON
-    if protected and (sign_in is None or sign_in.router is not SignInRouter.TRAEFIK):
-        wakes = False
-    if wakes and waker is not None:
-        context |= {
-            "waker_service": waker.service, "waker_namespace": waker.namespace,
-            "waker_port": waker.port, "protected": protected,
-            "waker_query": WAKE_PATH.format(namespace=settings.namespace, environment=name),
-        }  # fmt: skip
-        _reference_chain(settings, context)
-    if protected and access is not None:
-        templates.append(_access_template(settings, access, sign_in, context))
-    if wakes:
-        templates.append("wake-traefik.yaml.j2")
-    route = routers.BY_NAME[settings.router].template
-    if route:
-        templates.append(route)
-    return [
-        document
-        for t in templates
-        for document in yaml.load_all(_environment.get_template(t).render(context), Loader=_LOADER)
-        if document
-    ]
 
 
 def _reference_chain(settings: Settings, context: dict[str, Any]) -> None:
