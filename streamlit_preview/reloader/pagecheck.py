@@ -102,7 +102,6 @@ async def check_page(base: str, *, workdir: Path, app: str, timeout: float) -> P
 
     started = time.monotonic()
     result = PageCheck()
-    config_title: str | None = None
     url = "ws" + base.removeprefix("http").rstrip("/") + "/_stcore/stream"
     try:
         async with asyncio.timeout(timeout):
@@ -116,36 +115,39 @@ async def check_page(base: str, *, workdir: Path, app: str, timeout: float) -> P
                 async for raw in socket:
                     message = ForwardMsg()
                     message.ParseFromString(raw if isinstance(raw, bytes) else raw.encode())
-                    kind = message.WhichOneof("type")
-                    if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
-                        element = message.delta.new_element
-                        if (
-                            element.WhichOneof("type") == "exception"
-                            and not element.exception.is_warning
-                        ):
-                            result.errors.append(_error_of(element.exception, workdir, app))
-                    elif kind == "session_event" and message.session_event.HasField(
-                        "script_compilation_exception"
-                    ):
-                        exception = message.session_event.script_compilation_exception
-                        result.errors.append(_error_of(exception, workdir, app))
-                        result.finished = True
-                        break
-                    elif kind == "page_config_changed" and message.page_config_changed.title:
-                        config_title = message.page_config_changed.title
-                    elif kind == "script_finished":
-                        status = message.script_finished
-                        if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
-                            continue  # its exception follows as a session event
-                        if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
-                            result.errors.clear()  # a newer run follows: judge that one
-                            continue
-                        result.finished = True
+                    if take(message, result, workdir=workdir, app=app):
                         break
     except TimeoutError:
         pass
     except (OSError, websockets.exceptions.WebSocketException) as exc:
         raise PageCheckError(f"could not open a session: {type(exc).__name__}") from exc
-    result.title = config_title or f"{Path(app).stem} · Streamlit"
+    result.title = result.title or f"{Path(app).stem} · Streamlit"
     result.seconds = time.monotonic() - started
     return result
+
+
+def take(message: Any, result: PageCheck, *, workdir: Path, app: str) -> bool:
+    """Fold one `ForwardMsg` of the run into `result`; True when the run is over (it
+    finished, or the script did not compile). No I/O."""
+    from streamlit.proto.ForwardMsg_pb2 import ForwardMsg
+
+    kind = message.WhichOneof("type")
+    if kind == "delta" and message.delta.WhichOneof("type") == "new_element":
+        element = message.delta.new_element
+        if element.WhichOneof("type") == "exception" and not element.exception.is_warning:
+            result.errors.append(_error_of(element.exception, workdir, app))
+    elif kind == "session_event" and message.session_event.HasField("script_compilation_exception"):
+        exception = message.session_event.script_compilation_exception
+        result.errors.append(_error_of(exception, workdir, app))
+        result.finished = True
+    elif kind == "page_config_changed" and message.page_config_changed.title:
+        result.title = message.page_config_changed.title
+    elif kind == "script_finished":
+        status = message.script_finished
+        if status == ForwardMsg.FINISHED_WITH_COMPILE_ERROR:
+            return False  # its exception follows as a session event
+        if status == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+            result.errors.clear()  # a newer run follows: judge that one
+            return False
+        result.finished = True
+    return result.finished

@@ -31,13 +31,14 @@ from .deps import (
     read_requirements,
     system_packages_file,
 )
-from .gitsync import Checkout, public_url
+from .gitsync import Checkout, Update, public_url
 from .pagecheck import AppError, PageCheckError, check_page
 from .pagestate import Look, PageState
 from .planning import (
     CacheClear,
     Install,
     Reaction,
+    SyncPlan,
     plan_reaction,
     plan_sync,
     touches_requirements,
@@ -259,21 +260,13 @@ class Reloader:
         unknown = await self._unknown(shas, head)
         previous = self.checkout.head()
         update = await asyncio.to_thread(self.checkout.plan, head)
-        read_new = lambda p: self.checkout.read_at(head, p)  # noqa: E731
-        # The requirements are read only when an install comes: the one-file push stays fast.
-        installing = self.requirements_failed or touches_requirements(
-            update.changes, app=self.settings.app
-        )
-        installs_from_checkout = installing and needs_checkout(
-            read_requirements(read_new, self.settings.app) or ""
-        )
-        plan = plan_sync(update.changes, app=self.settings.app, install_failed=self.requirements_failed,
-                         installs_from_checkout=installs_from_checkout,
-                         clear_cache=self.settings.clear_cache)  # fmt: skip
+        plan = self._plan_sync(update, head)
         laps.mark("planned")
         needs_restart = False
         if plan.install is Install.BEFORE:
-            needs_restart = await self._install_requirements(read_new)
+            needs_restart = await self._install_requirements(
+                lambda path: self.checkout.read_at(head, path)
+            )
             laps.mark("installed")
         # Asked before the files land (the tabs of a restarted process may not be back yet).
         counted = plan.count_viewers and not needs_restart  # a restart comes anyway
@@ -307,6 +300,20 @@ class Reloader:
         tabs_rerun = bool(changes) and bool(viewers) and reaction is not Reaction.RESTART
         return SyncOutcome(head, previous, bool(changes), reaction is Reaction.RESTART,
                            frozenset(unknown), tuple(laps.marks), tabs_rerun)  # fmt: skip
+
+    def _plan_sync(self, update: Update, head: str) -> SyncPlan:
+        """`plan_sync` over the update's changes. The new commit's requirements are read only
+        when an install comes, so a one-file push stays fast."""
+        installing = self.requirements_failed or touches_requirements(
+            update.changes, app=self.settings.app
+        )
+        read_new = lambda path: self.checkout.read_at(head, path)  # noqa: E731
+        installs_from_checkout = installing and needs_checkout(
+            read_requirements(read_new, self.settings.app) or ""
+        )
+        return plan_sync(update.changes, app=self.settings.app, install_failed=self.requirements_failed,
+                         installs_from_checkout=installs_from_checkout,
+                         clear_cache=self.settings.clear_cache)  # fmt: skip
 
     async def _unknown(self, shas: frozenset[str], head: str) -> set[str]:
         """The asked-for commits that are not on the branch up to `head`."""
