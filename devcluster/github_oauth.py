@@ -20,6 +20,7 @@ import argparse
 import html
 import secrets
 from dataclasses import dataclass, field
+from typing import Any
 from urllib.parse import urlencode
 
 import uvicorn
@@ -73,10 +74,16 @@ class Store:
     tokens: dict[str, str] = field(default_factory=dict)  # access token → login
 
 
-def create_app(store: Store | None = None) -> Starlette:
-    store = store or Store()
+BAD_CREDENTIALS = {"message": "Bad credentials"}
 
-    async def authorize(request: Request) -> Response:
+
+class StandIn:
+    """GitHub's sign-in pages and the API calls oauth2-proxy and the receiver make."""
+
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    async def authorize(self, request: Request) -> Response:
         query = request.query_params
         redirect_uri = query.get("redirect_uri", "")
         login = query.get("login")
@@ -91,95 +98,80 @@ def create_app(store: Store | None = None) -> Starlette:
         if not redirect_uri:
             return HTMLResponse("redirect_uri is required", status_code=400)
         code = secrets.token_hex(10)
-        store.codes[code] = login
+        self.store.codes[code] = login
         separator = "&" if "?" in redirect_uri else "?"
         target = (
             redirect_uri + separator + urlencode({"code": code, "state": query.get("state", "")})
         )
         return RedirectResponse(target, status_code=302)
 
-    async def access_token(request: Request) -> Response:
+    async def access_token(self, request: Request) -> Response:
         form = await request.form()
-        login = store.codes.pop(str(form.get("code", "")), None)
+        login = self.store.codes.pop(str(form.get("code", "")), None)
         if login is None:
             return JSONResponse({"error": "bad_verification_code"}, status_code=200)
         token = "gho_" + secrets.token_hex(18)
-        store.tokens[token] = login
+        self.store.tokens[token] = login
         return JSONResponse(
             {"access_token": token, "token_type": "bearer", "scope": "user:email,read:org"}
         )
 
-    def _user(request: Request) -> User | None:
+    def _user(self, request: Request) -> User | None:
         scheme, _, token = request.headers.get("authorization", "").partition(" ")
-        login = store.tokens.get(token.strip()) if scheme.lower() in ("token", "bearer") else None
+        bearer = scheme.lower() in ("token", "bearer")
+        login = self.store.tokens.get(token.strip()) if bearer else None
         return USERS.get(login) if login else None
 
-    def _first_page(request: Request) -> bool:
-        return request.query_params.get("page", "1") == "1"
-
-    async def root(request: Request) -> Response:
-        return (
-            JSONResponse({})
-            if _user(request)
-            else JSONResponse({"message": "Bad credentials"}, 401)
-        )
-
-    async def user(request: Request) -> Response:
-        found = _user(request)
+    async def signed_in(self, request: Request) -> Response:
+        """What `/user/...` answers the signed-in user (401 without a valid token)."""
+        found = self._user(request)
         if found is None:
-            return JSONResponse({"message": "Bad credentials"}, 401)
-        return JSONResponse({"login": found.login, "id": found.id, "email": found.email})
+            return JSONResponse(BAD_CREDENTIALS, 401)
+        first_page = request.query_params.get("page", "1") == "1"
+        answers: dict[str, Any] = {
+            "/": {},
+            "/user": {"login": found.login, "id": found.id, "email": found.email},
+            "/user/emails": [{"email": found.email, "primary": True, "verified": True}],
+            "/user/orgs": [{"login": o} for o in found.orgs] if first_page else [],
+            "/user/teams": [
+                {"name": s, "slug": s, "organization": {"login": o}} for o, s in found.teams
+            ] if first_page else [],
+        }  # fmt: skip
+        return JSONResponse(answers[request.url.path])
 
-    async def emails(request: Request) -> Response:
-        found = _user(request)
-        if found is None:
-            return JSONResponse({"message": "Bad credentials"}, 401)
-        return JSONResponse([{"email": found.email, "primary": True, "verified": True}])
-
-    async def orgs(request: Request) -> Response:
-        found = _user(request)
-        if found is None:
-            return JSONResponse({"message": "Bad credentials"}, 401)
-        return JSONResponse([{"login": o} for o in found.orgs] if _first_page(request) else [])
-
-    async def teams(request: Request) -> Response:
-        found = _user(request)
-        if found is None:
-            return JSONResponse({"message": "Bad credentials"}, 401)
-        listed = [{"name": s, "slug": s, "organization": {"login": o}} for o, s in found.teams]
-        return JSONResponse(listed if _first_page(request) else [])
-
+    @staticmethod
     def _service_token(request: Request) -> bool:
         token = request.headers.get("authorization", "").partition(" ")[2]
         return token.strip() == SERVICE_TOKEN_FILE_CONTENT
 
-    async def permission(request: Request) -> Response:
+    async def permission(self, request: Request) -> Response:
         """A repository's permission for a user, asked with the cluster's service token."""
-        if not _service_token(request):
-            return JSONResponse({"message": "Bad credentials"}, 401)
+        if not self._service_token(request):
+            return JSONResponse(BAD_CREDENTIALS, 401)
         login, params = request.path_params["login"], request.path_params
         level = permission_of(params["owner"], params["repo"], login)
         return JSONResponse({"permission": level, "role_name": level, "user": {"login": login}})
 
-    async def collaborator(request: Request) -> Response:
+    async def collaborator(self, request: Request) -> Response:
         """204 for a collaborator of the repository, 404 for anyone else."""
-        if not _service_token(request):
-            return JSONResponse({"message": "Bad credentials"}, 401)
+        if not self._service_token(request):
+            return JSONResponse(BAD_CREDENTIALS, 401)
         if is_collaborator(request.path_params["owner"], request.path_params["login"]):
             return Response(status_code=204)
         return JSONResponse({"message": "Not Found"}, 404)
 
+
+def create_app(store: Store | None = None) -> Starlette:
+    stand_in = StandIn(store or Store())
+    signed_in = [Route(path, stand_in.signed_in)
+                 for path in ("/", "/user", "/user/emails", "/user/orgs", "/user/teams")]  # fmt: skip
     return Starlette(
         routes=[
-            Route("/repos/{owner}/{repo}/collaborators/{login}/permission", permission),
-            Route("/repos/{owner}/{repo}/collaborators/{login}", collaborator),
-            Route("/login/oauth/authorize", authorize),
-            Route("/login/oauth/access_token", access_token, methods=["POST"]),
-            Route("/", root),
-            Route("/user", user),
-            Route("/user/emails", emails),
-            Route("/user/orgs", orgs),
-            Route("/user/teams", teams),
+            Route("/repos/{owner}/{repo}/collaborators/{login}/permission", stand_in.permission),
+            Route("/repos/{owner}/{repo}/collaborators/{login}", stand_in.collaborator),
+            Route("/login/oauth/authorize", stand_in.authorize),
+            Route("/login/oauth/access_token", stand_in.access_token, methods=["POST"]),
+            *signed_in,
         ]
     )
 
