@@ -32,7 +32,7 @@ class PageStatus(TypedDict):
 
 
 class SetupStatus(TypedDict):
-    state: str  # not run | running | ok | failed
+    state: str  # not run | running | succeeded | failed
     exit_code: int | None
     duration_s: float | None
     tail: list[str] | None  # the signed detail only

@@ -43,7 +43,7 @@ from .planning import (
     plan_sync,
     touches_requirements,
 )
-from .setup import SetupRun, run_setup, watched
+from .setup import SetupRun, SetupState, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import StreamlitState, Supervisor
 
@@ -101,6 +101,18 @@ class Phase(StrEnum):
     FAILED = "failed"
 
 
+# Where each phase of the start-up may go next (`Reloader._enter` refuses anything else).
+# `setup` is not a step of its own: the phase reads SETUP while a setup run is under way,
+# at the start or at a sync that touches a watched file.
+NEXT_PHASES: dict[Phase, frozenset[Phase]] = {
+    Phase.CLONING: frozenset({Phase.INSTALLING, Phase.FAILED}),
+    Phase.INSTALLING: frozenset({Phase.STARTING, Phase.FAILED}),
+    Phase.STARTING: frozenset({Phase.SERVING, Phase.FAILED}),
+    Phase.SERVING: frozenset(),
+    Phase.FAILED: frozenset(),
+}
+
+
 class Reloader:
     """One checkout, one Streamlit, and the rules that keep them in step."""
 
@@ -128,7 +140,7 @@ class Reloader:
         self.requirements: str | None = None
         self.requirements_failed = False
         self.setup = SetupRun()
-        self.phase = Phase.CLONING  # → INSTALLING → (SETUP) → STARTING → SERVING, or FAILED
+        self._phase = Phase.CLONING  # changed by _enter only (NEXT_PHASES)
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
         # Activity, for sleeping: when someone last looked (an open tab) or a commit came.
@@ -162,7 +174,7 @@ class Reloader:
         self.synced_at = self.active_at = _now()
         self.errors.clone = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
-        self.phase = Phase.INSTALLING
+        self._enter(Phase.INSTALLING)
         packages = system_packages_file(self.checkout.read_file, self.settings.app)
         if packages:
             self.notes.append(
@@ -176,27 +188,39 @@ class Reloader:
         if app_file is None or not app_file.is_file():
             self._fail(self.last_error or f"app {self.settings.app!r} not found")
         await self._run_setup()
-        self.phase = Phase.STARTING
+        self._enter(Phase.STARTING)
         if self._app_runnable():
             await self.supervisor.start()
-        self.phase = Phase.SERVING
+        self._enter(Phase.SERVING)
         self.schedule_page_check()
 
     async def _run_setup(self) -> None:
         """The `setup` command, if any, with the app's environment; a failure is reported."""
         if not self.settings.setup:
             return
-        previous_phase, self.phase = self.phase, Phase.SETUP
         env = dict(self.supervisor.options.env)
         env["PATH"] = f"{Path(self.environment.python).parent}:{env.get('PATH', '/usr/bin:/bin')}"
         await run_setup(self.settings.setup, cwd=self.settings.workdir, env=env, run=self.setup,
                         redact=self.redact)  # fmt: skip
-        self.phase = previous_phase
+
+    @property
+    def phase(self) -> Phase:
+        """The start-up's phase, or SETUP while a setup run is under way."""
+        if self.setup.state is SetupState.RUNNING and self._phase is not Phase.FAILED:
+            return Phase.SETUP
+        return self._phase
+
+    def _enter(self, phase: Phase) -> Phase:
+        """The one place the phase changes; returns the phase it left."""
+        if phase not in NEXT_PHASES[self._phase]:
+            raise RuntimeError(f"the reloader cannot go from {self._phase} to {phase}")
+        left, self._phase = self._phase, phase
+        return left
 
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
         self.errors.fatal = message
-        self.phase = Phase.FAILED
+        self._enter(Phase.FAILED)
         raise PermanentSyncError(message)
 
     # -- sync ---------------------------------------------------------------------------

@@ -15,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from enum import StrEnum
 from pathlib import Path
 
 from ..statusdoc import SetupStatus
@@ -25,11 +26,20 @@ TAIL_LINES = 20
 SETUP_TIMEOUT_SECONDS = 3600
 
 
+class SetupState(StrEnum):
+    """The last `setup` run, as `/status` reports it (`setup.state`)."""
+
+    NOT_RUN = "not run"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
 @dataclass
 class SetupRun:
-    """What `/status` shows of the last run."""
+    """What `/status` shows of the last run; `run_setup` alone changes it."""
 
-    state: str = "not run"  # not run | running | succeeded | failed
+    state: SetupState = SetupState.NOT_RUN
     exit_code: int | None = None
     duration_s: float | None = None
     tail: list[str] = field(default_factory=list)
@@ -40,7 +50,7 @@ class SetupRun:
 
     @property
     def error(self) -> str | None:
-        if self.state != "failed":
+        if self.state is not SetupState.FAILED:
             return None
         last = next((line for line in reversed(self.tail) if line.strip()), "")
         return f"setup exited with {self.exit_code}" + (f": {last.strip()}" if last else "")
@@ -57,7 +67,7 @@ async def run_setup(
 ) -> None:  # fmt: skip
     """Run `command` with `sh -c`, keeping the tail of its output in `run` as it goes."""
     started = time.monotonic()
-    run.state, run.exit_code, run.duration_s, run.tail = "running", None, None, []
+    run.state, run.exit_code, run.duration_s, run.tail = SetupState.RUNNING, None, None, []
     tail: collections.deque[str] = collections.deque(maxlen=TAIL_LINES)
     process = await asyncio.create_subprocess_exec(
         "/bin/sh", "-c", command, cwd=cwd, env=env, stdin=asyncio.subprocess.DEVNULL,
@@ -78,6 +88,6 @@ async def run_setup(
     run.tail = list(tail)
     run.exit_code = code
     run.duration_s = round(time.monotonic() - started, 2)
-    run.state = "succeeded" if code == 0 else "failed"
+    run.state = SetupState.SUCCEEDED if code == 0 else SetupState.FAILED
     logger.log(logging.INFO if code == 0 else logging.ERROR, "setup %s in %.1f s (exit %s)",
                run.state, run.duration_s, code)  # fmt: skip

@@ -1,0 +1,26 @@
+"""`reloader/service.py` in process: the start-up's phases. The reloader itself, end to end,
+is tested through its control port (test_sync_endpoint.py, test_recovery.py and others)."""
+
+from __future__ import annotations
+
+import itertools
+
+from streamlit_preview.reloader.service import NEXT_PHASES, Phase
+
+START_UP = [Phase.CLONING, Phase.INSTALLING, Phase.STARTING, Phase.SERVING]
+
+
+def test_the_start_up_goes_through_its_phases_in_order_only():
+    for here, there in itertools.pairwise(START_UP):
+        assert NEXT_PHASES[here] - {Phase.FAILED} == {there}
+
+
+def test_every_step_before_serving_can_fail_and_the_ends_are_final():
+    assert all(Phase.FAILED in NEXT_PHASES[phase] for phase in START_UP[:-1])
+    assert NEXT_PHASES[Phase.SERVING] == frozenset() and NEXT_PHASES[Phase.FAILED] == frozenset()
+
+
+def test_setup_is_no_step_of_its_own():
+    """SETUP is what `phase` reads while a setup run is under way, never a state entered."""
+    assert Phase.SETUP not in NEXT_PHASES
+    assert all(Phase.SETUP not in after for after in NEXT_PHASES.values())
