@@ -8,20 +8,17 @@ rerun, or a restart.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import os
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
 from pathlib import Path
 from typing import NoReturn
 
 from ..errors import PermanentSyncError, ServiceError, SyncError, UnknownCommitError
-from ..redact import Redactor, toml_values
-from ..statusdoc import ReloaderStatus
+from ..statusdoc import ActivityStatus, ReloaderStatus
 from ..versions import component_versions
 from .config import ReloaderSettings
 from .deps import (
@@ -43,6 +40,7 @@ from .planning import (
     plan_sync,
     touches_requirements,
 )
+from .secrets import KnownSecrets
 from .setup import SetupRun, SetupState, run_setup, watched
 from .singleflight import SingleFlight
 from .supervisor import StreamlitState, Supervisor
@@ -129,9 +127,7 @@ class Reloader:
             token=settings.git_token, main_script=settings.app,
         )  # fmt: skip
         self.supervisor = supervisor
-        self._redactor = Redactor(())
-        self._redactor_for: tuple[str, ...] = ()
-        self._fixed_secrets: tuple[str, ...] | None = None
+        self.secrets = KnownSecrets(settings, token=lambda: self.checkout.token)
         supervisor.redact = self.redact  # the app's output, masked before a line is cut
         self.environment = environment
         self.commit: str | None = None
@@ -144,8 +140,7 @@ class Reloader:
         self._sync = SingleFlight[str, SyncOutcome](self._run_sync)
         self._background: set[asyncio.Task[None]] = set()  # the bootstrap, cancelled at close
         # Activity, for sleeping: when someone last looked (an open tab) or a commit came.
-        self.active_at = _now()  # a start (a wake) counts as activity
-        self.viewers: int | None = None
+        self.activity = Activity()
         self.page = PageState()
         self.notes: list[str] = []  # what the author should know (e.g. an ignored packages.txt)
         self._check_task: asyncio.Task[None] | None = None
@@ -171,7 +166,7 @@ class Reloader:
                 logger.error("%s; retrying in %.0f s", exc, delay)
                 attempt += 1
                 await asyncio.sleep(delay)
-        self.synced_at = self.active_at = _now()
+        self.synced_at = self.activity.touch()
         self.errors.clone = None
         logger.info("checked out %s at %s", self.settings.branch, self.commit[:12])
         self._enter(Phase.INSTALLING)
@@ -304,7 +299,7 @@ class Reloader:
         if plan.install is Install.AFTER:  # it installs from paths of the new commit
             needs_restart = await self._install_requirements(self.checkout.read_file)
         self.commit = head
-        self.synced_at = self.active_at = _now()
+        self.synced_at = self.activity.touch()
         if changes and watched(changes.paths, self.settings.setup_watch):
             await self._run_setup()
             needs_restart = True  # what setup made may be cached in the running app
@@ -489,26 +484,8 @@ class Reloader:
         )  # fmt: skip
 
     def redact(self, text: str) -> str:
-        """`text` with every secret this reloader knows masked (a Redactor kept per set of
-        secrets: the git token changes with a sync)."""
-        values = self._secret_values()
-        if self._redactor_for != values:
-            self._redactor, self._redactor_for = Redactor(values), values
-        return self._redactor(text)
-
-    def _secret_values(self) -> tuple[str, ...]:
-        if self._fixed_secrets is None:  # the app's secrets do not change in a pod's life
-            fixed = [os.environ.get(name, "") for name in self.settings.secret_env_names]
-            if self.settings.secrets_file is not None:
-                with contextlib.suppress(OSError):
-                    fixed += toml_values(self.settings.secrets_file.read_text())
-            self._fixed_secrets = tuple(fixed)
-        return (self.checkout.token or "", *self._fixed_secrets)
-
-    def redactor(self) -> Redactor:
-        """Every secret value this reloader knows: the git token, `st.secrets`' values and the
-        `secret-env` variables named in PREVIEW_SECRET_ENV_NAMES."""
-        return Redactor(self._secret_values())
+        """`text` with every secret this reloader knows masked (see `secrets.py`)."""
+        return self.secrets.redact(text)
 
     def _public_error(self, last_error: str | None) -> str | None:
         """`last_error` without what an app, a setup script or pip printed."""
@@ -518,14 +495,14 @@ class Reloader:
             return f"setup exited with {self.setup.exit_code} (the output is in /status?detail=1)"
         if self.requirements_failed:
             return "the requirements did not install (pip's output is in /status?detail=1)"
-        return self.redactor()(last_error)
+        return self.secrets.redactor()(last_error)
 
     def status(self, *, detail: bool = False) -> ReloaderStatus:
         """`/status`. Without `detail` (no signature needed): states and exception types, no
         output of the app, setup or pip. With it: their redacted tails too."""
         sup = self.supervisor
         last_error = self.last_error
-        redact = self.redactor()
+        redact = self.secrets.redactor()
         setup = self.setup.as_dict() if self.settings.setup else None
         if setup is not None:
             setup["tail"] = [redact(line) for line in self.setup.tail] if detail else None
@@ -546,7 +523,7 @@ class Reloader:
             "page": self.page.as_dict(detail=detail, redact=redact),
             "notes": self.notes,
             "versions": component_versions(self.environment.package_version("streamlit")),
-            "activity": {"viewers": self.viewers, "active_at": self.active_at},
+            "activity": self.activity.as_dict(),
             "streamlit": {
                 "state": sup.state,
                 "pid": sup.pid,
@@ -560,15 +537,35 @@ class Reloader:
         `sleep-after` may be put to sleep by the receiver (it reads `activity` in /status)."""
         while True:
             if self.supervisor.state is StreamlitState.RUNNING:
-                self.viewers = await self.supervisor.viewers()
-                if self.viewers:
-                    self.active_at = _now()
+                self.activity.saw(await self.supervisor.viewers())
             await asyncio.sleep(every)
 
     async def close(self) -> None:
         for task in list(self._background):
             task.cancel()
         await self.supervisor.close()
+
+
+@dataclass
+class Activity:
+    """When someone last looked (an open tab) or a commit came, for sleeping; a start (a
+    wake) counts as activity."""
+
+    viewers: int | None = None  # open tabs at the last count (None: not counted yet)
+    active_at: str = field(default_factory=lambda: _now())
+
+    def touch(self) -> str:
+        """A commit came: now is the last activity (returned)."""
+        self.active_at = _now()
+        return self.active_at
+
+    def saw(self, viewers: int | None) -> None:
+        self.viewers = viewers
+        if viewers:
+            self.touch()
+
+    def as_dict(self) -> ActivityStatus:
+        return {"viewers": self.viewers, "active_at": self.active_at}
 
 
 def _now() -> str:

@@ -1,11 +1,12 @@
-"""`reloader/service.py` in process: the start-up's phases. The reloader itself, end to end,
-is tested through its control port (test_sync_endpoint.py, test_recovery.py and others)."""
+"""`reloader/service.py` in process: the start-up's phases and the activity that sleeping
+reads. The reloader itself, end to end, is tested through its control port
+(test_sync_endpoint.py, test_recovery.py and others)."""
 
 from __future__ import annotations
 
 import itertools
 
-from streamlit_preview.reloader.service import NEXT_PHASES, Phase
+from streamlit_preview.reloader.service import NEXT_PHASES, Activity, Phase
 
 START_UP = [Phase.CLONING, Phase.INSTALLING, Phase.STARTING, Phase.SERVING]
 
@@ -24,3 +25,13 @@ def test_setup_is_no_step_of_its_own():
     """SETUP is what `phase` reads while a setup run is under way, never a state entered."""
     assert Phase.SETUP not in NEXT_PHASES
     assert all(Phase.SETUP not in after for after in NEXT_PHASES.values())
+
+
+def test_activity_moves_with_an_open_tab_or_a_commit_not_with_an_empty_count():
+    activity = Activity(active_at="2026-12-07T10:00:00.000Z")
+    activity.saw(0)
+    assert activity.as_dict() == {"viewers": 0, "active_at": "2026-12-07T10:00:00.000Z"}
+    activity.saw(2)
+    assert activity.viewers == 2 and activity.active_at > "2026-12-07T10:00:00.000Z"
+    moved = Activity(active_at="2026-12-07T10:00:00.000Z")
+    assert moved.touch() == moved.active_at > "2026-12-07T10:00:00.000Z"
