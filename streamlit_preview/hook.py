@@ -203,6 +203,7 @@ class Receiver:
     api_url: str = "https://api.github.com"
     deliveries: Deliveries = field(default_factory=Deliveries)
     _access: dict[tuple[str, str], tuple[bool, float]] = field(default_factory=dict)
+    _waited_at: dict[str, datetime] = field(default_factory=dict)  # preview → last waker visit
     syncs: SyncQueue = field(init=False)
 
     def __post_init__(self) -> None:
@@ -282,7 +283,8 @@ class Receiver:
                 continue
             activity = self.backend.activity(env)
             if activity and should_sleep(now=moment, sleep_after=env.sleep_after,
-                                         viewers=activity.get("viewers"), active_at=activity.get("active_at")):  # fmt: skip
+                                         viewers=activity.get("viewers"), active_at=activity.get("active_at"),
+                                         waited_at=self._waited_at.get(env.environment)):  # fmt: skip
                 try:
                     self.backend.sleep(env)
                 except PreviewError as exc:
@@ -314,7 +316,9 @@ class Receiver:
         return thread
 
     def wake(self, namespace: str, name: str) -> bool:
-        """Wake a sleeping preview (a visit reached the router's error page for it)."""
+        """Wake a sleeping preview (a visit reached the router's error page for it). The
+        visitor waits for it: `sleep_idle` leaves it awake for a while (`should_sleep`)."""
+        self._waited_at[name] = datetime.now(UTC)
         env = Environment(environment=name, url=None, commit=None, status=Status.SLEEPING,
                           namespace=namespace)  # fmt: skip
         woke = self.backend.wake(env)

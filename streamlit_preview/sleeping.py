@@ -2,7 +2,8 @@
 receiver reads each reloader's `/status` (`activity`) and carries the decision out.
 
 A count of tabs that is unknown (None) never puts a preview to sleep: only a reloader that
-says nobody is looking does.
+says nobody is looking does. Nor does the first minute after a visit reached the waker: that
+visitor is waiting for the page, and their tab connects only once the preview serves.
 """
 
 from __future__ import annotations
@@ -14,12 +15,17 @@ from .environment import parse_time
 ANNOTATION_SLEEP_AFTER = "streamlit-preview.dev/sleep-after"  # seconds, or "never"
 ANNOTATION_SLEEPING_SINCE = "streamlit-preview.dev/sleeping-since"
 WAKE_PATH = "/wake/{namespace}/{environment}"  # the receiver's waker, behind the router
+WAKE_GRACE_SECONDS = 60.0  # after a visit to the waker, however short the sleep-after
 
 
 def should_sleep(
-    *, now: datetime, sleep_after: int | None, viewers: int | None, active_at: str | None
-) -> bool:
+    *, now: datetime, sleep_after: int | None, viewers: int | None, active_at: str | None,
+    waited_at: datetime | None = None,
+) -> bool:  # fmt: skip
+    """`waited_at`: when a visitor last reached the waker for this preview (None: never)."""
     if sleep_after is None or viewers is None or viewers > 0:
+        return False
+    if waited_at is not None and (now - waited_at).total_seconds() < WAKE_GRACE_SECONDS:
         return False
     last = parse_time(active_at)
     return last is not None and (now - last).total_seconds() >= sleep_after

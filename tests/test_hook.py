@@ -14,7 +14,7 @@ import json
 import threading
 import time
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from starlette.testclient import TestClient
@@ -262,6 +262,16 @@ def test_only_previews_nobody_looked_at_for_their_sleep_after_go_to_sleep():
     receiver = Receiver(SECRET, backend)  # type: ignore[arg-type]
     assert receiver.sleep_idle(now=now) == ["acme-shop-pr-1"]
     assert backend.asleep == ["acme-shop-pr-1"]
+
+
+def test_a_woken_preview_is_not_put_back_to_sleep_while_its_visitor_waits():
+    backend = FakeBackend([preview(1, sleep_after=4)])
+    backend.activities = {"acme-shop-pr-1": {"viewers": 0, "active_at": "2026-12-07T11:00:00Z"}}
+    receiver = Receiver(SECRET, backend)  # type: ignore[arg-type]
+    TestClient(create_app(receiver)).get("/wake/preview-acme-shop/acme-shop-pr-1")
+    visited = datetime.now(UTC)
+    assert receiver.sleep_idle(now=visited + timedelta(seconds=30)) == []
+    assert receiver.sleep_idle(now=visited + timedelta(seconds=61)) == ["acme-shop-pr-1"]
 
 
 def test_a_visit_to_a_sleeping_preview_wakes_it_and_gets_a_page_that_reloads_itself():

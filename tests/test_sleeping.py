@@ -3,7 +3,7 @@ and Traefik's wake Middleware at the end of the preview's chain (after the sign-
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -40,6 +40,18 @@ def test_a_preview_sleeps_only_when_nobody_looked_for_its_sleep_after(
         should_sleep(now=NOW, sleep_after=sleep_after, viewers=viewers, active_at=active_at)
         is sleeps
     )
+
+
+@pytest.mark.parametrize(("waited_seconds_ago", "sleeps"), [(5, False), (59, False), (61, True)])
+def test_a_visitor_at_the_waker_keeps_it_awake_a_minute_however_short_its_sleep_after(
+    waited_seconds_ago, sleeps
+):
+    """The tab that woke it connects only once it serves; the sleep-after alone (4 s here)
+    would put it back to sleep while that page still loads."""
+    waited_at = NOW - timedelta(seconds=waited_seconds_ago)
+    idle = should_sleep(now=NOW, sleep_after=4, viewers=0, active_at="2026-12-07T11:00:00Z",
+                        waited_at=waited_at)  # fmt: skip
+    assert idle is sleeps
 
 
 def _settings(router: str = "ingress", access: str = "public", sleep_after: str = ""):  # type: ignore[no-untyped-def]

@@ -477,11 +477,14 @@ class Reloader:
 
     async def ready(self) -> bool:
         """Ready when `/status` says so too: the checkout is there and Streamlit runs and
-        answers its own health check."""
-        return (
+        answers its own health check. The readiness probe asks it: its first yes is when the
+        router may send visitors, so the sleep clock starts again there (`Activity`)."""
+        ready = (
             self.checkout.exists() and self.commit is not None
             and self.supervisor.state is StreamlitState.RUNNING and await self.supervisor.healthy()
         )  # fmt: skip
+        self.activity.answered_ready(ready)
+        return ready
 
     def redact(self, text: str) -> str:
         """`text` with every secret this reloader knows masked (see `secrets.py`)."""
@@ -553,11 +556,20 @@ class Activity:
 
     viewers: int | None = None  # open tabs at the last count (None: not counted yet)
     active_at: str = field(default_factory=lambda: _now())
+    ready: bool = False  # the last readiness answer
 
     def touch(self) -> str:
         """A commit came: now is the last activity (returned)."""
         self.active_at = _now()
         return self.active_at
+
+    def answered_ready(self, ready: bool) -> None:
+        """A readiness answer. The first yes after a no (a start, a wake, a recovery) counts
+        as activity: visitors can come only from then, and a slow start must not put a woken
+        preview straight back to sleep before the tab that woke it connects."""
+        if ready and not self.ready:
+            self.touch()
+        self.ready = ready
 
     def saw(self, viewers: int | None) -> None:
         self.viewers = viewers

@@ -35,3 +35,17 @@ def test_activity_moves_with_an_open_tab_or_a_commit_not_with_an_empty_count():
     assert activity.viewers == 2 and activity.active_at > "2026-12-07T10:00:00.000Z"
     moved = Activity(active_at="2026-12-07T10:00:00.000Z")
     assert moved.touch() == moved.active_at > "2026-12-07T10:00:00.000Z"
+
+
+def test_the_first_ready_answer_after_a_start_restarts_the_sleep_clock():
+    """A woken preview's first visitor can come only once it answers ready: a slow start
+    must not let the receiver put it back to sleep before that tab connects."""
+    activity = Activity(active_at="2026-12-07T10:00:00.000Z")
+    activity.answered_ready(False)
+    assert activity.active_at == "2026-12-07T10:00:00.000Z"
+    activity.answered_ready(True)
+    first_ready = activity.active_at
+    assert first_ready > "2026-12-07T10:00:00.000Z"
+    activity.active_at = "2026-12-07T10:00:00.000Z"
+    activity.answered_ready(True)  # still ready: no visitor came because of it
+    assert activity.active_at == "2026-12-07T10:00:00.000Z"
