@@ -205,12 +205,11 @@ class Reloader:
             return Phase.SETUP
         return self._phase
 
-    def _enter(self, phase: Phase) -> Phase:
-        """The one place the phase changes; returns the phase it left."""
+    def _enter(self, phase: Phase) -> None:
+        """The one place the phase changes."""
         if phase not in NEXT_PHASES[self._phase]:
             raise RuntimeError(f"the reloader cannot go from {self._phase} to {phase}")
-        left, self._phase = self._phase, phase
-        return left
+        self._phase = phase
 
     def _fail(self, message: str) -> NoReturn:
         """End the start-up for good: the reloader then exits with this one line."""
